@@ -1,0 +1,5 @@
+"""Allow ``python -m catcher``."""
+
+from catcher.cli import main
+
+main()

@@ -1,0 +1,216 @@
+"""The ``catcher`` command: run the catcher; every option also reads a CATCHER_* variable."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from catcher import __version__
+from catcher.settings import MB, SettingError, Settings, parse_credentials, parse_size
+
+if TYPE_CHECKING:
+    from catcher.server import Catcher
+
+PORT = click.IntRange(0, 65535)
+F = TypeVar("F", bound=Callable[..., Any])
+FILE = click.Path(dir_okay=False, path_type=Path)  # type: ignore[type-var]
+
+
+class Size(click.ParamType):
+    """A byte count such as 1024, 512K, 50MB or 1G."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(str(value), key=param.name if param and param.name else "size")
+        except SettingError as error:
+            self.fail(str(error), param, ctx)
+
+
+class Credentials(click.ParamType):
+    """USER:PASSWORD."""
+
+    name = "user:password"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, str]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_credentials(str(value), key=param.name if param and param.name else "auth")
+        except SettingError as error:
+            self.fail(str(error), param, ctx)
+
+
+def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
+    """A click option that also reads CATCHER_<NAME> and shows that in --help."""
+    env = "CATCHER_" + names[0].lstrip("-").split("/")[0].replace("-", "_").upper()
+    return click.option(*names, envvar=env, show_envvar=True, show_default=True, **kwargs)
+
+
+@click.group(
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@option(
+    "--smtp-host", default="127.0.0.1", help="Address to accept SMTP on; '::' or 0.0.0.0 for all."
+)
+@option("--smtp-port", default=1025, type=PORT, help="SMTP port; 0 picks a free one (printed).")
+@option(
+    "--smtps-port", type=PORT, default=None, help="Also accept SMTP over implicit TLS (SMTPS) here."
+)
+@option("--http-host", default="127.0.0.1", help="Address to serve the web inbox and API on.")
+@option("--http-port", default=8025, type=PORT, help="HTTP port; 0 picks a free one (printed).")
+@option("--hostname", default="catcher", help="Name the SMTP server greets with.")
+@option(
+    "--smtp-auth",
+    type=Credentials(),
+    default=None,
+    help="Require this login (wrong ones get 535, MAIL before AUTH 530). Default: any login works.",
+)
+@option(
+    "--tls/--no-tls",
+    "starttls",
+    default=True,
+    help="Offer STARTTLS (self-signed unless --tls-cert).",
+)
+@option(
+    "--require-tls",
+    is_flag=True,
+    default=False,
+    help="Refuse MAIL until the client has done STARTTLS.",
+)
+@option(
+    "--tls-cert",
+    type=FILE,
+    help="PEM certificate for TLS.",
+)
+@option(
+    "--tls-key",
+    type=FILE,
+    help="PEM private key for TLS.",
+)
+@option(
+    "--max-message-size",
+    type=Size(),
+    default="50MB",
+    help="Largest message accepted (larger ones get 552); advertised in EHLO SIZE.",
+)
+@option(
+    "--max-recipients",
+    type=click.IntRange(1),
+    default=1000,
+    help="Most RCPT TO per message (more get 452).",
+)
+@option(
+    "--max-command-length",
+    type=click.IntRange(512),
+    default=4096,
+    help="Longest SMTP command line (longer ones get 500).",
+)
+@option(
+    "--max-messages",
+    type=click.IntRange(0),
+    default=1000,
+    help="Messages kept; oldest go first; 0: no cap.",
+)
+@option(
+    "--max-bytes",
+    type=Size(),
+    default="512MB",
+    help="Total bytes kept; oldest go first; 0: no cap.",
+)
+@option(
+    "--http-auth",
+    type=Credentials(),
+    default=None,
+    help="Require HTTP basic auth with this login for the inbox and the API.",
+)
+@option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    help="Let pages on this origin use the API (repeatable; '*' for any). Default: same origin.",
+)
+@option(
+    "--event-loop",
+    type=click.Choice(["auto", "asyncio", "uvloop"]),
+    default="auto",
+    help="SMTP event loop; auto uses uvloop when it is installed.",
+)
+@click.version_option(__version__, "-V", "--version", prog_name="catcher")
+@click.pass_context
+def main(ctx: click.Context, **options: Any) -> None:
+    """Catch all mail sent to the SMTP port and show it in a web inbox and a JSON API.
+
+    Nothing is ever relayed: every message is kept in memory until it is deleted or
+    pushed out by the caps. Point your application's SMTP settings at the SMTP address
+    printed at start-up and open the HTTP address in a browser.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    options["cors_origins"] = tuple(options["cors_origins"])
+    try:
+        settings = Settings(**options)
+    except SettingError as error:
+        raise click.UsageError(str(error)) from None
+    sys.exit(serve(settings))
+
+
+def serve(settings: Settings) -> int:
+    """Run until Ctrl-C or SIGTERM; the exit status."""
+    from catcher.server import Catcher
+
+    done = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        done.set()
+
+    # Installed before anything starts, so a signal that comes early still stops cleanly.
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    catcher = Catcher(settings)
+    try:
+        try:
+            catcher.start()
+        except (OSError, RuntimeError) as error:
+            click.echo(f"catcher: {error}", err=True)
+            return 1
+        _banner(catcher, settings)
+        while not done.wait(3600):
+            pass
+    finally:
+        catcher.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo("catcher stopped")
+    return 0
+
+
+def _banner(catcher: Catcher, settings: Settings) -> None:
+    host, port = catcher.smtp_address
+    features = ["STARTTLS" if settings.starttls else "no TLS"]
+    features.append("AUTH required" if settings.smtp_auth else "AUTH optional, any login")
+    click.echo(f"catcher {__version__}")
+    click.echo(f"  SMTP   {_hostport(host, port)}  ({', '.join(features)})")
+    if catcher.smtps_address:
+        click.echo(f"  SMTPS  {_hostport(*catcher.smtps_address)}")
+    click.echo(f"  HTTP   {catcher.url}")
+    cap = (
+        f"{settings.max_messages} messages kept" if settings.max_messages else "no cap on messages"
+    )
+    click.echo(f"  limits {settings.max_message_size // MB} MB a message, {cap}. Ctrl-C stops.")
+    sys.stdout.flush()
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

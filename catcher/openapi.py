@@ -1,0 +1,450 @@
+"""The OpenAPI 3.1 description of the JSON API, served at /api/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from catcher import __version__
+
+_ADDRESS = {
+    "type": "object",
+    "required": ["name", "address"],
+    "properties": {"name": {"type": "string"}, "address": {"type": "string"}},
+}
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string", "description": "what was wrong"}},
+}
+_SUMMARY = {
+    "type": "object",
+    "required": [
+        "id",
+        "received_at",
+        "envelope",
+        "from",
+        "to",
+        "cc",
+        "subject",
+        "size",
+        "attachments",
+        "snippet",
+        "read",
+        "defects",
+    ],
+    "properties": {
+        "id": {"type": "integer", "minimum": 1},
+        "received_at": {"type": "string", "format": "date-time"},
+        "envelope": {
+            "type": "object",
+            "required": ["mail_from", "rcpt_to"],
+            "properties": {
+                "mail_from": {"type": "string"},
+                "rcpt_to": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "from": {"oneOf": [{"$ref": "#/components/schemas/Address"}, {"type": "null"}]},
+        "to": {"type": "array", "items": {"$ref": "#/components/schemas/Address"}},
+        "cc": {"type": "array", "items": {"$ref": "#/components/schemas/Address"}},
+        "subject": {"type": "string"},
+        "size": {"type": "integer", "description": "bytes received"},
+        "attachments": {"type": "integer"},
+        "snippet": {"type": "string", "maxLength": 200},
+        "read": {"type": "boolean"},
+        "defects": {"type": "integer", "description": "how many parsing problems were found"},
+    },
+}
+_PART = {
+    "type": "object",
+    "required": [
+        "part_id",
+        "content_type",
+        "charset",
+        "filename",
+        "size",
+        "content_id",
+        "disposition",
+        "is_attachment",
+        "url",
+    ],
+    "properties": {
+        "part_id": {"type": "string", "examples": ["1", "2.1"]},
+        "content_type": {"type": "string"},
+        "charset": {"type": ["string", "null"]},
+        "filename": {"type": ["string", "null"]},
+        "size": {"type": "integer", "description": "decoded bytes"},
+        "content_id": {"type": ["string", "null"]},
+        "disposition": {"type": "string", "enum": ["inline", "attachment", ""]},
+        "is_attachment": {"type": "boolean"},
+        "url": {"type": "string"},
+    },
+}
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_DETAIL = {
+    "allOf": [
+        {"$ref": "#/components/schemas/Summary"},
+        {
+            "type": "object",
+            "required": [
+                "smtp",
+                "from_all",
+                "bcc",
+                "reply_to",
+                "date",
+                "date_raw",
+                "message_id",
+                "headers",
+                "text",
+                "html",
+                "remote_resources",
+                "parts",
+                "urls",
+            ],
+            "properties": {
+                "smtp": {
+                    "type": "object",
+                    "required": ["client_address", "helo", "tls", "auth_user"],
+                    "properties": {
+                        "client_address": {"type": "string"},
+                        "helo": {"type": "string"},
+                        "tls": {"type": "boolean"},
+                        "auth_user": _NULLABLE_STRING,
+                    },
+                },
+                "from_all": {"type": "array", "items": {"$ref": "#/components/schemas/Address"}},
+                "bcc": {"type": "array", "items": {"$ref": "#/components/schemas/Address"}},
+                "reply_to": {"type": "array", "items": {"$ref": "#/components/schemas/Address"}},
+                "date": {"type": ["string", "null"], "format": "date-time"},
+                "date_raw": _NULLABLE_STRING,
+                "message_id": _NULLABLE_STRING,
+                "headers": {"$ref": "#/components/schemas/Headers"},
+                "text": _NULLABLE_STRING,
+                "html": _NULLABLE_STRING,
+                "remote_resources": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "remote URLs the HTML loads when shown (images, styles)",
+                },
+                "parts": {"type": "array", "items": {"$ref": "#/components/schemas/Part"}},
+                "defects": {"type": "array", "items": {"type": "string"}},
+                "urls": {
+                    "type": "object",
+                    "properties": {
+                        "raw": {"type": "string"},
+                        "source": {"type": "string"},
+                        "html": _NULLABLE_STRING,
+                        "text": _NULLABLE_STRING,
+                    },
+                },
+            },
+        },
+    ]
+}
+_HEADERS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["name", "value"],
+        "properties": {"name": {"type": "string"}, "value": {"type": "string"}},
+    },
+}
+_DELETED = {
+    "type": "object",
+    "required": ["deleted", "ids"],
+    "properties": {
+        "deleted": {"type": "integer"},
+        "ids": {"type": "array", "items": {"type": "integer"}},
+    },
+}
+
+
+def _param(
+    name: str, description: str, schema: dict[str, Any], where: str = "query"
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": where,
+        "description": description,
+        "schema": schema,
+        "required": where == "path",
+    }
+
+
+_TEXT = {"type": "string", "maxLength": 1000}
+FILTERS = [
+    _param("to", "recipient: envelope, To, Cc or Bcc (substring, any case)", _TEXT),
+    _param("from", "sender: envelope or From (substring, any case)", _TEXT),
+    _param("subject", "subject (substring, any case)", _TEXT),
+    _param(
+        "q", "free text: every word in subject, addresses, body text or attachment names", _TEXT
+    ),
+    _param("since", "only messages with an id after this", {"type": "integer", "minimum": 0}),
+]
+IDENT = _param(
+    "ident",
+    "a message id, or `latest` for the newest (newest matching the filters)",
+    {"type": "string", "pattern": "^([0-9]+|latest)$"},
+    "path",
+)
+PART_ID = _param("part_id", "a part id such as 1 or 2.1", {"type": "string"}, "path")
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _err(description: str) -> dict[str, Any]:
+    return _json({"$ref": "#/components/schemas/Error"}, description)
+
+
+def _body(media: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {media: {"schema": {"type": "string"}}}}
+
+
+_NOT_FOUND = _err("no such message (or part)")
+_BAD = _err("a parameter is not valid")
+_REF = {"$ref": "#/components/schemas/Detail"}
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document; a test checks it lists exactly the app's routes."""
+    with_id = [IDENT, *FILTERS]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "catcher",
+            "version": __version__,
+            "description": "The JSON API of a local-development mail catcher. Errors are "
+            '`{"error": "..."}`. Cross-origin requests are refused unless allowed.',
+        },
+        "paths": {
+            "/api/health": {
+                "get": {
+                    "summary": "200 when SMTP and HTTP are up",
+                    "responses": {
+                        "200": _json(
+                            {"type": "object", "properties": {"status": {"type": "string"}}}
+                        ),
+                        "503": _json({"type": "object"}, "a server is down"),
+                    },
+                }
+            },
+            "/api/stats": {
+                "get": {
+                    "summary": "counts, bytes, caps, evictions, SMTP totals",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["messages", "bytes", "evicted", "version"],
+                            }
+                        ),
+                    },
+                }
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "summary": "this document",
+                    "responses": {
+                        "200": _json({"type": "object"}),
+                    },
+                }
+            },
+            "/api/messages": {
+                "get": {
+                    "summary": "summaries, newest first",
+                    "parameters": [
+                        *FILTERS,
+                        _param(
+                            "limit",
+                            "page size",
+                            {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+                        ),
+                        _param(
+                            "offset",
+                            "messages to skip",
+                            {"type": "integer", "minimum": 0, "default": 0},
+                        ),
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["total", "matched", "limit", "offset", "messages"],
+                                "properties": {
+                                    "total": {"type": "integer", "description": "all stored"},
+                                    "matched": {
+                                        "type": "integer",
+                                        "description": "matching the filters",
+                                    },
+                                    "limit": {"type": "integer"},
+                                    "offset": {"type": "integer"},
+                                    "messages": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Summary"},
+                                    },
+                                },
+                            }
+                        ),
+                        "400": _BAD,
+                    },
+                },
+                "delete": {
+                    "summary": "delete all, or those matching the filters",
+                    "parameters": FILTERS,
+                    "responses": {"200": _json(_DELETED), "400": _BAD},
+                },
+            },
+            "/api/messages/wait": {
+                "get": {
+                    "summary": "the first matching message after `since`, waiting for it to arrive",
+                    "parameters": [
+                        *FILTERS,
+                        _param(
+                            "timeout",
+                            "seconds to wait",
+                            {"type": "number", "minimum": 0, "maximum": 60, "default": 10},
+                        ),
+                    ],
+                    "responses": {
+                        "200": _json(_REF),
+                        "400": _BAD,
+                        "408": _err("nothing arrived in time"),
+                    },
+                }
+            },
+            "/api/messages/{ident}": {
+                "get": {
+                    "summary": "the whole message",
+                    "parameters": with_id,
+                    "responses": {"200": _json(_REF), "400": _BAD, "404": _NOT_FOUND},
+                },
+                "patch": {
+                    "summary": "mark read or unread",
+                    "parameters": with_id,
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["read"],
+                                    "additionalProperties": False,
+                                    "properties": {"read": {"type": "boolean"}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/Summary"}),
+                        "400": _BAD,
+                        "404": _NOT_FOUND,
+                    },
+                },
+                "delete": {
+                    "summary": "delete one message",
+                    "parameters": with_id,
+                    "responses": {"200": _json(_DELETED), "400": _BAD, "404": _NOT_FOUND},
+                },
+            },
+            "/api/messages/{ident}/raw": {
+                "get": {
+                    "summary": "the exact bytes received",
+                    "parameters": [
+                        *with_id,
+                        _param(
+                            "download",
+                            "1 to save as <id>.eml",
+                            {"type": "string", "enum": ["0", "1"]},
+                        ),
+                    ],
+                    "responses": {
+                        "200": _body("message/rfc822", "the message"),
+                        "400": _BAD,
+                        "404": _NOT_FOUND,
+                    },
+                }
+            },
+            "/api/messages/{ident}/html": {
+                "get": {
+                    "summary": "the HTML body, cid: images resolved, served so no script runs",
+                    "parameters": [
+                        *with_id,
+                        _param(
+                            "block_remote",
+                            "1 to block remote images, styles and fonts",
+                            {"type": "string", "enum": ["0", "1"]},
+                        ),
+                    ],
+                    "responses": {
+                        "200": _body("text/html", "the HTML body"),
+                        "400": _BAD,
+                        "404": _NOT_FOUND,
+                    },
+                }
+            },
+            "/api/messages/{ident}/text": {
+                "get": {
+                    "summary": "the text body",
+                    "parameters": with_id,
+                    "responses": {
+                        "200": _body("text/plain", "the text body"),
+                        "400": _BAD,
+                        "404": _NOT_FOUND,
+                    },
+                }
+            },
+            "/api/messages/{ident}/headers": {
+                "get": {
+                    "summary": "headers in order, repeats kept",
+                    "parameters": with_id,
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/Headers"}),
+                        "400": _BAD,
+                        "404": _NOT_FOUND,
+                    },
+                }
+            },
+            "/api/messages/{ident}/parts/{part_id}": {
+                "get": {
+                    "summary": "one part, decoded",
+                    "parameters": [
+                        *with_id,
+                        PART_ID,
+                        _param("download", "1 to save it", {"type": "string", "enum": ["0", "1"]}),
+                    ],
+                    "responses": {
+                        "200": {"description": "the part's bytes, with its content type"},
+                        "400": _BAD,
+                        "404": _NOT_FOUND,
+                    },
+                }
+            },
+            "/api/events": {
+                "get": {
+                    "summary": "server-sent events: message, delete, clear, read, heartbeat, reset",
+                    "parameters": [
+                        _param(
+                            "last_event_id",
+                            "resume after this event (or the Last-Event-ID header)",
+                            {"type": "integer", "minimum": 0},
+                        )
+                    ],
+                    "responses": {
+                        "200": _body("text/event-stream", "the event stream"),
+                        "400": _BAD,
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Address": _ADDRESS,
+                "Error": _ERROR,
+                "Summary": _SUMMARY,
+                "Detail": _DETAIL,
+                "Part": _PART,
+                "Headers": _HEADERS,
+            }
+        },
+    }

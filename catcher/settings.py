@@ -1,0 +1,108 @@
+"""Every option catcher has, in one frozen value with its defaults."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Literal
+
+MB = 1024 * 1024
+
+EventLoop = Literal["auto", "asyncio", "uvloop"]
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?i?b?)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": MB, "g": 1024 * MB}
+
+
+class SettingError(ValueError):
+    """A setting has a value catcher cannot use; the message names the setting."""
+
+
+def parse_size(text: str, *, key: str = "size") -> int:
+    """Read ``50MB``, ``512M``, ``1GiB``, ``1024`` as a number of bytes (binary units)."""
+    match = _SIZE.match(text)
+    if not match:
+        raise SettingError(f"{key}: {text!r} is not a size (examples: 1024, 512K, 50MB, 1G)")
+    unit = (match.group(2) or "").lower()[:1]
+    return int(match.group(1)) * _UNITS[unit]
+
+
+def parse_credentials(text: str, *, key: str) -> tuple[str, str]:
+    """Read ``USER:PASSWORD``; the password may itself hold colons."""
+    user, sep, password = text.partition(":")
+    if not sep or not user:
+        raise SettingError(f"{key}: expected USER:PASSWORD, got {text!r}")
+    return user, password
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """All options; the CLI and the pytest plugin fill it, library code only reads it."""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtps_port: int | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8025
+    hostname: str = "catcher"
+    smtp_auth: tuple[str, str] | None = None
+    starttls: bool = True
+    require_tls: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    max_message_size: int = 50 * MB
+    max_recipients: int = 1000
+    max_command_length: int = 4096
+    smtp_timeout: float = 300.0
+    max_messages: int = 1000
+    max_bytes: int = 512 * MB
+    http_auth: tuple[str, str] | None = None
+    cors_origins: tuple[str, ...] = ()
+    event_loop: EventLoop = "auto"
+    http_threads: int = 16
+
+    def __post_init__(self) -> None:
+        for name in ("smtp_port", "http_port"):
+            _check_port(name, getattr(self, name))
+        if self.smtps_port is not None:
+            _check_port("smtps_port", self.smtps_port)
+        for name in ("max_messages", "max_bytes"):
+            if getattr(self, name) < 0:
+                raise SettingError(f"{name}: must be 0 (no cap) or more, got {getattr(self, name)}")
+        if self.max_message_size < 1024:
+            raise SettingError(
+                f"max_message_size: must be at least 1024 bytes, got {self.max_message_size}"
+            )
+        if self.max_recipients < 1:
+            raise SettingError(f"max_recipients: must be at least 1, got {self.max_recipients}")
+        if self.max_command_length < 512:
+            raise SettingError(
+                f"max_command_length: must be at least 512 (RFC 5321), "
+                f"got {self.max_command_length}"
+            )
+        if self.smtp_timeout <= 0:
+            raise SettingError(f"smtp_timeout: must be positive, got {self.smtp_timeout}")
+        if self.http_threads < 2:
+            raise SettingError(f"http_threads: must be at least 2, got {self.http_threads}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise SettingError("tls_cert and tls_key: give both or neither")
+        if self.require_tls and not self.starttls:
+            raise SettingError("require_tls: needs STARTTLS, which is turned off")
+        if self.event_loop not in ("auto", "asyncio", "uvloop"):
+            raise SettingError(
+                f"event_loop: expected auto, asyncio or uvloop, got {self.event_loop!r}"
+            )
+        for origin in self.cors_origins:
+            if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
+                raise SettingError(
+                    f"cors_origins: {origin!r} is not an origin such as http://localhost:3000"
+                )
+
+
+def _check_port(name: str, value: int) -> None:
+    if not 0 <= value <= 65535:
+        raise SettingError(f"{name}: {value} is not a port number (0-65535; 0 picks a free port)")
+
+
+SETTING_NAMES = tuple(f.name for f in fields(Settings))

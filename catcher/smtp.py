@@ -1,0 +1,389 @@
+"""The SMTP side: an aiosmtpd handler that stores every message, and a server thread to run it."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as dt
+import ipaddress
+import socket
+import ssl
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AnyStr
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session
+from aiosmtpd.smtp import Envelope as SMTPEnvelope
+
+from catcher.message import Delivery, Envelope
+from catcher.settings import Settings
+from catcher.store import MessageStore
+
+__all__ = ["SMTPServer", "SMTPStats", "make_tls_context"]
+
+
+@dataclass(slots=True)
+class SMTPStats:
+    """Counters kept by the handler; read without a lock (plain ints, one writer thread)."""
+
+    accepted: int = 0
+    rejected: int = 0  # replies of 4xx or 5xx, for any command
+    connections: int = 0
+
+
+class Handler:
+    """Envelope in, message into the store, status string out."""
+
+    def __init__(self, store: MessageStore, settings: Settings, stats: SMTPStats) -> None:
+        self.store = store
+        self.max_recipients = settings.max_recipients
+        self.stats = stats
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: SMTPEnvelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        # aiosmtpd reads one line at a time, so pipelined commands already work;
+        # saying so lets clients such as Postfix and Exim send them in one batch.
+        return [*responses[:-1], "250-PIPELINING", *responses[-1:]]
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: SMTPEnvelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self.max_recipients:
+            return f"452 4.5.3 Too many recipients (at most {self.max_recipients})"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: SMTPEnvelope) -> str:
+        raw = envelope.content
+        assert isinstance(raw, bytes)
+        peer = session.peer
+        client = f"{peer[0]}" if isinstance(peer, tuple) else str(peer or "")
+        auth = session.auth_data
+        message = self.store.add(
+            raw,
+            Envelope(envelope.mail_from or "", tuple(envelope.rcpt_tos)),
+            Delivery(
+                client_address=client,
+                helo=session.host_name or "",
+                tls=session.ssl is not None or _is_tls(server),
+                auth_user=auth if isinstance(auth, str) else None,
+            ),
+        )
+        self.stats.accepted += 1
+        # Replying only after the message is stored means a client that saw 250
+        # can read it from the API at once.
+        return f"250 2.0.0 OK queued as {message.id}"
+
+
+def _is_tls(server: SMTP) -> bool:
+    transport = server.transport
+    return transport is not None and transport.get_extra_info("ssl_object") is not None
+
+
+def make_authenticator(credentials: tuple[str, str] | None) -> Callable[..., AuthResult]:
+    """Accept any login, or only the given one; the user name is kept with each message."""
+
+    def authenticate(
+        server: SMTP, session: Session, envelope: SMTPEnvelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        if not isinstance(data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user = data.login.decode("utf-8", "replace")
+        if credentials is not None:
+            password = data.password.decode("utf-8", "replace")
+            if (user, password) != credentials:
+                return AuthResult(success=False, handled=False)
+        return AuthResult(success=True, auth_data=user)
+
+    return authenticate
+
+
+def make_tls_context(cert: Path | None, key: Path | None, hostname: str) -> ssl.SSLContext:
+    """A server TLS context from the given files, or from a fresh self-signed certificate."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if cert is not None and key is not None:
+        try:
+            context.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as error:
+            reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
+            raise OSError(f"tls_cert/tls_key: cannot load {cert} and {key}: {reason}") from None
+        return context
+    cert_pem, key_pem = _self_signed(hostname)
+    # ssl only loads certificates from files: keep them in a private temporary folder
+    # for the moment it takes, never in the working directory.
+    with tempfile.TemporaryDirectory(prefix="catcher-tls-") as folder:
+        cert_path, key_path = Path(folder, "cert.pem"), Path(folder, "key.pem")
+        cert_path.write_bytes(cert_pem)
+        key_path.touch(mode=0o600)
+        key_path.write_bytes(key_pem)
+        context.load_cert_chain(cert_path, key_path)
+    return context
+
+
+def _self_signed(hostname: str) -> tuple[bytes, bytes]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    names: list[x509.GeneralName] = [x509.DNSName("localhost")]
+    if hostname != "localhost":
+        names.append(x509.DNSName(hostname))
+    names += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "::1")]
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def _protocol_factory(
+    handler: Handler,
+    settings: Settings,
+    tls_context: ssl.SSLContext | None,
+    implicit_tls: bool,
+    loop: asyncio.AbstractEventLoop,
+    live: set[SMTP],
+) -> Callable[[], SMTP]:
+    limit = settings.max_command_length
+    line_limit = settings.max_message_size + 2
+
+    class CatcherSMTP(SMTP):
+        # Real-world mail carries lines far longer than RFC 5321's 1000 octets; a long
+        # line only counts against the message size cap.
+        line_length_limit = line_limit
+        command_size_limit = limit
+
+        def __init__(self) -> None:
+            super().__init__(
+                handler,
+                data_size_limit=settings.max_message_size,
+                enable_SMTPUTF8=True,
+                hostname=settings.hostname,
+                ident="catcher ESMTP",
+                tls_context=None if implicit_tls else tls_context,
+                require_starttls=settings.require_tls and not implicit_tls,
+                timeout=settings.smtp_timeout,
+                auth_require_tls=False,
+                authenticator=make_authenticator(settings.smtp_auth),
+                loop=loop,
+            )
+            # Set after __init__, which warns (and logs, per connection) when AUTH is
+            # required without TLS; plain-text AUTH is what a local catcher is for.
+            self._auth_required = settings.smtp_auth is not None
+            # aiosmtpd keeps these per class and grows them on every EHLO; keep our own.
+            self.command_size_limits = collections.defaultdict(lambda: limit)
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            if self.transport is None:
+                live.add(self)
+                handler.stats.connections += 1
+            super().connection_made(transport)
+
+        def connection_lost(self, error: Exception | None) -> None:
+            live.discard(self)
+            super().connection_lost(error)
+
+        async def push(self, status: AnyStr) -> None:
+            code = status[:1]
+            if code in ("4", "5", b"4", b"5"):
+                handler.stats.rejected += 1
+            await super().push(status)
+
+    return CatcherSMTP
+
+
+def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
+    """A fresh event loop: uvloop when asked for, or when installed and ``auto``."""
+    if choice in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise RuntimeError(
+                    "event_loop: uvloop is not installed (pip install uvloop)"
+                ) from None
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+class SMTPServer:
+    """aiosmtpd on an event loop in its own thread; ``start()`` returns once it listens.
+
+    aiosmtpd's ``Controller`` cannot bind port 0 (its readiness probe dials port 0), so the
+    server is created here directly and the bound port read from its socket.
+    """
+
+    def __init__(
+        self,
+        store: MessageStore,
+        settings: Settings,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.tls_context = tls_context
+        self.stats = SMTPStats()
+        self.handler = Handler(store, settings, self.stats)
+        self.address: tuple[str, int] | None = None
+        self.smtps_address: tuple[str, int] | None = None
+        self.loop_name = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._servers: list[asyncio.Server] = []
+        self._live: set[SMTP] = set()
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="catcher-smtp", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            self._thread.join()
+            raise self._error
+
+    def _run(self) -> None:
+        try:
+            loop = new_event_loop(self.settings.event_loop)
+        except BaseException as error:
+            self._error = error
+            self._ready.set()
+            return
+        self._loop = loop
+        self.loop_name = type(loop).__module__.split(".")[0]
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._listen())
+        except BaseException as error:
+            self._error = error
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _listen(self) -> None:
+        loop = asyncio.get_running_loop()
+        settings = self.settings
+        factory = _protocol_factory(
+            self.handler, settings, self.tls_context, False, loop, self._live
+        )
+        servers = await _create_servers(loop, factory, settings.smtp_host, settings.smtp_port, None)
+        self._servers += servers
+        self.address = _bound(servers[0])
+        if settings.smtps_port is not None:
+            if self.tls_context is None:
+                raise RuntimeError("smtps_port: implicit TLS needs TLS, which is turned off")
+            factory = _protocol_factory(
+                self.handler, settings, self.tls_context, True, loop, self._live
+            )
+            servers = await _create_servers(
+                loop, factory, settings.smtp_host, settings.smtps_port, self.tls_context
+            )
+            self._servers += servers
+            self.smtps_address = _bound(servers[0])
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and bool(self._servers)
+
+    def stop(self) -> None:
+        """Stop listening, drop open sessions, and end the thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None or not thread.is_alive():
+            return
+
+        async def shutdown() -> None:
+            for server in self._servers:
+                server.close()
+            for protocol in list(self._live):
+                if protocol.transport is not None:
+                    protocol.transport.close()
+            for server in self._servers:
+                await server.wait_closed()
+            loop.stop()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop)
+        thread.join(timeout=10)
+
+
+async def _create_servers(
+    loop: asyncio.AbstractEventLoop,
+    factory: Callable[[], SMTP],
+    host: str,
+    port: int,
+    tls: ssl.SSLContext | None,
+) -> list[asyncio.Server]:
+    # Bind every address the host name has to one port, even when port 0 picks it.
+    infos = await loop.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, sockaddr in _unique(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if port == 0 and len(sockets) > 1:
+                sockaddr = (sockaddr[0], sockets[0].getsockname()[1], *sockaddr[2:])
+            sock.bind(sockaddr)
+            sock.listen(128)
+            sock.setblocking(False)
+    except OSError as error:
+        for sock in sockets:
+            sock.close()
+        raise OSError(error.errno, f"SMTP port {host}:{port}: {error.strerror}") from None
+    return [await loop.create_server(factory, sock=sock, ssl=tls) for sock in sockets]
+
+
+def _unique(infos: list[Any]) -> list[Any]:
+    seen: set[Any] = set()
+    unique = []
+    for info in infos:
+        if info[4] not in seen:
+            seen.add(info[4])
+            unique.append(info)
+    return unique
+
+
+def _bound(server: asyncio.Server) -> tuple[str, int]:
+    host, port = server.sockets[0].getsockname()[:2]
+    return str(host), int(port)

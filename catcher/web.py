@@ -1,0 +1,166 @@
+"""The Flask application: the JSON API, the inbox's static files and the security around them."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from flask import Flask, Response, request, send_from_directory
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from catcher import api
+from catcher.settings import Settings
+from catcher.store import MessageStore
+
+# The UI's own pages: no inline script, nothing from other origins. Previews of captured
+# HTML are served by the API with a stricter policy of their own.
+UI_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "frame-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'self'"
+)
+MAX_BODY = 64 * 1024
+
+
+def static_folder() -> Path:
+    """Where the UI files are: inside the installed package, or the source tree's static/."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "static", here.parent / "static"):
+        if (candidate / "index.html").is_file():
+            return candidate
+    return here.parent / "static"
+
+
+def create_app(
+    store: MessageStore,
+    settings: Settings,
+    status: Callable[[], Mapping[str, object]] | None = None,
+    *,
+    stopping: threading.Event | None = None,
+) -> Flask:
+    """Build the app for one store; ``status`` reports on the servers around it.
+
+    Long-lived responses (event streams, waits) end once ``stopping`` is set.
+    """
+    folder = static_folder()
+    app = Flask(__name__, static_folder=None)
+    app.config["CATCHER_SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.extensions["catcher.store"] = store
+    app.extensions["catcher.status"] = status or (lambda: {"smtp": True, "http": True})
+    app.extensions["catcher.stopping"] = stopping or threading.Event()
+    guard = Guard(settings)
+    app.before_request(guard.check)
+    app.after_request(guard.decorate)
+    app.register_blueprint(api.bp)
+
+    @app.get("/")
+    def index() -> Response:
+        """The inbox."""
+        return _ui(send_from_directory(folder, "index.html"))
+
+    @app.get("/static/<path:filename>")
+    def static(filename: str) -> Response:
+        """The inbox's scripts, styles and icons."""
+        return _ui(send_from_directory(folder, filename))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> ResponseReturnValue:
+        if request.path.startswith("/api/"):
+            return api.error(exc.code or 500, exc.description or exc.name)
+        return exc
+
+    return app
+
+
+def _ui(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = UI_POLICY
+    return response
+
+
+class Guard:
+    """Who may use the HTTP side: same-origin pages (plus an allow-list), optional basic auth.
+
+    A page on another origin must not read or delete mail, so a request that carries an
+    ``Origin`` (or ``Sec-Fetch-Site: cross-site``) from elsewhere is refused, the event
+    stream included. When listening on loopback only, the ``Host`` header must name a
+    loopback host too, which stops DNS-rebinding pages from posing as same-origin.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.origins = frozenset(settings.cors_origins)
+        self.any_origin = "*" in self.origins
+        self.auth = settings.http_auth
+        self.loopback_only = _is_loopback(settings.http_host)
+        self.hostname = settings.hostname.lower()
+
+    def check(self) -> ResponseReturnValue | None:
+        if self.loopback_only and not self._host_allowed(request.host):
+            return api.error(403, f"host {request.host[:80]!r} is not this catcher's address")
+        origin = request.headers.get("Origin")
+        if origin is not None and not self._same_origin(origin):
+            if not (self.any_origin or origin in self.origins):
+                return api.error(403, f"cross-origin request from {origin[:80]} refused")
+            if request.method == "OPTIONS":
+                return self._preflight(origin)
+        elif origin is None and request.headers.get("Sec-Fetch-Site") == "cross-site":
+            return api.error(403, "cross-site request refused")
+        if self.auth is not None and not self._authorised():
+            response = api.error(401, "authentication required")
+            response.headers["WWW-Authenticate"] = 'Basic realm="catcher", charset="UTF-8"'
+            return response
+        return None
+
+    def decorate(self, response: Response) -> Response:
+        origin = request.headers.get("Origin")
+        if origin is not None and not self._same_origin(origin):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        return response
+
+    def _preflight(self, origin: str) -> Response:
+        response = Response(status=204)
+        response.headers["Access-Control-Allow-Methods"] = "GET, PATCH, DELETE, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = (
+            "Content-Type, Last-Event-ID, Authorization"
+        )
+        response.headers["Access-Control-Max-Age"] = "600"
+        return response
+
+    def _same_origin(self, origin: str) -> bool:
+        return origin == f"{request.scheme}://{request.host}"
+
+    def _host_allowed(self, host: str) -> bool:
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        name = name.strip("[]").lower()
+        return (
+            name in ("localhost", self.hostname)
+            or name.endswith(".localhost")
+            or _is_loopback(name)
+        )
+
+    def _authorised(self) -> bool:
+        given = request.authorization
+        if given is None or given.type != "basic" or self.auth is None:
+            return False
+        user, password = self.auth
+        return hmac.compare_digest(
+            (given.username or "").encode(), user.encode()
+        ) & hmac.compare_digest((given.password or "").encode(), password.encode())
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,169 @@
+"""The ``catcher`` command, run as a real process."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from catcher import __version__
+
+from .conftest import Http, make_email
+
+COMMAND = [sys.executable, "-m", "catcher"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*COMMAND, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+class Running:
+    """A ``catcher`` process; its banner lines are read to learn the bound ports."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.process = subprocess.Popen(
+            [*COMMAND, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        assert self.process.stdout is not None
+        self.banner: list[str] = []
+        for line in self.process.stdout:
+            self.banner.append(line)
+            if "HTTP" in line:
+                break
+        text = "".join(self.banner)
+        smtp = re.search(r"SMTP\s+(\S+):(\d+)", text)
+        http = re.search(r"HTTP\s+(http://\S+)", text)
+        if not (smtp and http):
+            self.process.kill()
+            _, err = self.process.communicate()
+            raise AssertionError(text + err)
+        self.smtp = (smtp.group(1), int(smtp.group(2)))
+        self.url = http.group(1)
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
+        self.process.send_signal(sig)
+        out, _ = self.process.communicate(timeout=30)
+        return self.process.returncode, out
+
+
+@pytest.fixture
+def running() -> Iterator[Running]:
+    process = Running("--smtp-port", "0", "--http-port", "0")
+    try:
+        yield process
+    finally:
+        if process.process.poll() is None:
+            process.process.kill()
+            process.process.communicate()
+
+
+def test_runs_receives_and_stops_cleanly_on_sigterm(running: Running) -> None:
+    assert running.smtp[1] != 0
+    with smtplib.SMTP(*running.smtp, timeout=30) as client:
+        client.send_message(make_email(subject="from the cli test"))
+    status, health = Http(running.url).json("GET", "/api/health")
+    assert status == 200 and health["status"] == "ok"
+    code, out = running.stop(signal.SIGTERM)
+    assert code == 0
+    assert "catcher stopped" in out
+
+
+def test_ctrl_c_stops_cleanly(running: Running) -> None:
+    code, out = running.stop(signal.SIGINT)
+    assert code == 0 and "Traceback" not in out
+
+
+def test_environment_variables_configure_it() -> None:
+    process = Running(
+        env={"CATCHER_SMTP_PORT": "0", "CATCHER_HTTP_PORT": "0", "CATCHER_SMTP_AUTH": "u:p"}
+    )
+    try:
+        assert "AUTH required" in "".join(process.banner)
+        with smtplib.SMTP(*process.smtp, timeout=30) as client:
+            client.ehlo()
+            assert client.mail("a@example.com")[0] == 530
+    finally:
+        assert process.stop()[0] == 0
+
+
+def test_port_in_use_is_one_clear_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("--smtp-port", str(port), "--http-port", "0")
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert f"SMTP port 127.0.0.1:{port}" in result.stderr and "in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_http_port_in_use_is_one_clear_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("--smtp-port", "0", "--http-port", str(port))
+    assert result.returncode == 1
+    assert f"HTTP port 127.0.0.1:{port}" in result.stderr and "in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--smtp-port", "70000"], "70000 is not in the range"),
+        (["--max-message-size", "lots"], "is not a size"),
+        (["--smtp-auth", "nocolon"], "expected USER:PASSWORD"),
+        (["--cors-origin", "not an origin"], "is not an origin"),
+        (["--tls-cert", "/nonexistent/cert.pem"], "tls_cert and tls_key"),
+    ],
+)
+def test_bad_options_name_the_problem(args: list[str], expected: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreadable_certificate(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("not a certificate")
+    key.write_text("not a key")
+    result = run(
+        "--smtp-port", "0", "--http-port", "0", "--tls-cert", str(cert), "--tls-key", str(key)
+    )
+    assert result.returncode == 1
+    assert "cannot load" in result.stderr and str(cert) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_version_and_help() -> None:
+    assert run("--version").stdout.strip() == f"catcher, version {__version__}"
+    help_text = run("--help").stdout
+    for option in (
+        "--smtp-port",
+        "--http-port",
+        "--max-message-size",
+        "--smtp-auth",
+        "CATCHER_SMTP_PORT",
+    ):
+        assert option in help_text

@@ -1,0 +1,206 @@
+"""The message store: filters, order, caps, deletes, waits and events, under threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from email.message import EmailMessage
+from email.policy import SMTP
+
+from catcher.message import Delivery, Envelope
+from catcher.store import Filter, MessageStore
+
+DELIVERY = Delivery(client_address="127.0.0.1", helo="test", tls=False, auth_user=None)
+
+
+def raw_email(
+    subject: str,
+    to: str = "rcpt@example.com",
+    sender: str = "sender@example.com",
+    body: str = "body\n",
+    cc: str | None = None,
+    attachment: str | None = None,
+) -> bytes:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    if cc:
+        message["Cc"] = cc
+    message["Subject"] = subject
+    message.set_content(body)
+    if attachment:
+        message.add_attachment(b"data", maintype="application", subtype="pdf", filename=attachment)
+    return message.as_bytes(policy=SMTP)
+
+
+def add(store: MessageStore, subject: str, rcpts: tuple[str, ...] = ("rcpt@example.com",), **kw):  # type: ignore[no-untyped-def]
+    return store.add(raw_email(subject, **kw), Envelope("sender@example.com", rcpts), DELIVERY)
+
+
+def subjects(store: MessageStore, flt: Filter | None = None, **kw) -> list[str]:  # type: ignore[no-untyped-def]
+    return [m.parsed.subject for m in store.query(flt, **kw).messages]
+
+
+def test_ids_increase_and_queries_are_newest_first() -> None:
+    store = MessageStore()
+    ids = [add(store, f"m{i}").id for i in range(5)]
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    assert subjects(store) == ["m4", "m3", "m2", "m1", "m0"]
+    assert subjects(store, limit=2, offset=1) == ["m3", "m2"]
+    page = store.query(Filter(since=ids[2]))
+    assert (page.total, page.matched) == (5, 2)
+    assert [m.id for m in page.messages] == [ids[4], ids[3]]
+    assert store.latest() is not None and store.latest().id == ids[4]  # type: ignore[union-attr]
+
+
+def test_filters_match_envelope_headers_subject_and_free_text() -> None:
+    store = MessageStore()
+    add(store, "Welcome aboard", to="Alice <alice@example.com>")
+    add(
+        store,
+        "Your invoice",
+        to="bob@example.com",
+        cc="Carol <carol@corp.test>",
+        attachment="INV-42.pdf",
+    )
+    add(store, "Bcc only", to="list@example.com", rcpts=("list@example.com", "secret@hidden.test"))
+    add(store, "Reset password", sender="Security Team <noreply@shop.test>", body="Code 123456\n")
+    assert subjects(store, Filter(to="alice@")) == ["Welcome aboard"]
+    assert subjects(store, Filter(to="carol")) == ["Your invoice"]
+    assert subjects(store, Filter(to="secret@hidden.test")) == ["Bcc only"]
+    assert subjects(store, Filter(sender="security team")) == ["Reset password"]
+    assert subjects(store, Filter(subject="INVOICE")) == ["Your invoice"]
+    assert subjects(store, Filter(text="inv-42.pdf")) == ["Your invoice"]
+    assert subjects(store, Filter(text="code 123456")) == ["Reset password"]
+    assert subjects(store, Filter(text="code nothing")) == []
+    assert subjects(store, Filter(to="example.com", subject="welcome")) == ["Welcome aboard"]
+    page = store.query(Filter(to="example.com"), limit=1)
+    assert (page.total, page.matched, len(page.messages)) == (4, 4, 1)
+
+
+def test_count_cap_evicts_oldest_first_and_counts_it() -> None:
+    store = MessageStore(max_messages=3, max_bytes=0)
+    for i in range(5):
+        add(store, f"m{i}")
+    assert subjects(store) == ["m4", "m3", "m2"]
+    stats = store.stats()
+    assert (stats.count, stats.evicted, stats.received) == (3, 2, 5)
+
+
+def test_byte_cap_evicts_oldest_first() -> None:
+    size = len(raw_email("m0"))
+    store = MessageStore(max_messages=0, max_bytes=size * 3)
+    for i in range(6):
+        add(store, f"m{i}")
+    assert subjects(store) == ["m5", "m4", "m3"]
+    assert store.stats().bytes == sum(m.size for m in store.query().messages) <= size * 3
+
+
+def test_zero_caps_keep_everything() -> None:
+    store = MessageStore(max_messages=0, max_bytes=0)
+    for _ in range(2500):
+        store.add(b"Subject: x\r\n\r\n", Envelope("", ("a@b",)), DELIVERY)
+    assert len(store) == 2500 and store.stats().evicted == 0
+
+
+def test_delete_one_matching_and_clear() -> None:
+    store = MessageStore()
+    first = add(store, "keep me")
+    second = add(store, "drop me", to="drop@example.com")
+    add(store, "drop me too", to="drop@example.com")
+    assert store.delete(first.id) is True
+    assert store.delete(first.id) is False
+    assert store.get(first.id) is None
+    deleted = store.delete_matching(Filter(to="drop@"))
+    assert second.id in deleted and len(deleted) == 2
+    assert len(store) == 0
+    add(store, "again")
+    assert len(store.clear()) == 1 and len(store) == 0
+    assert store.stats().bytes == 0
+
+
+def test_read_flags() -> None:
+    store = MessageStore()
+    message = add(store, "m")
+    assert store.is_read(message.id) is False and store.stats().unread == 1
+    assert store.set_read(message.id, True) is True
+    assert store.is_read(message.id) is True and store.stats().unread == 0
+    assert store.set_read(12345, True) is False
+
+
+def test_wait_for_returns_existing_match_at_once() -> None:
+    store = MessageStore()
+    add(store, "already here", to="x@example.com")
+    started = time.monotonic()
+    found = store.wait_for(Filter(to="x@example.com"), timeout=5)
+    assert found is not None and found.parsed.subject == "already here"
+    assert time.monotonic() - started < 1
+
+
+def test_wait_for_wakes_on_arrival_and_skips_non_matching() -> None:
+    store = MessageStore()
+    result: list[object] = []
+    waiting = threading.Thread(
+        target=lambda: result.append(store.wait_for(Filter(to="target@"), timeout=10))
+    )
+    waiting.start()
+    add(store, "noise", to="other@example.com")
+    add(store, "the one", to="target@example.com")
+    waiting.join(10)
+    assert not waiting.is_alive()
+    assert [m.parsed.subject for m in result] == ["the one"]  # type: ignore[attr-defined]
+
+
+def test_wait_for_since_walks_arrivals_in_order_and_times_out() -> None:
+    store = MessageStore()
+    a = add(store, "a")
+    b = add(store, "b")
+    assert store.wait_for(Filter(since=0), timeout=1) is a
+    assert store.wait_for(Filter(since=a.id), timeout=1) is b
+    started = time.monotonic()
+    assert store.wait_for(Filter(since=b.id), timeout=0.2) is None
+    assert 0.2 <= time.monotonic() - started < 2
+
+
+def test_events_feed_replays_and_reports_gaps() -> None:
+    store = MessageStore(max_messages=2)
+    assert store.events_after(0, timeout=0) == ([], True)
+    first = add(store, "one")
+    add(store, "two")
+    add(store, "three")  # evicts "one"
+    store.delete(first.id + 1)
+    events, complete = store.events_after(0, timeout=0)
+    assert complete
+    assert [(e.kind, e.ids) for e in events] == [
+        ("new", (first.id,)),
+        ("new", (first.id + 1,)),
+        ("new", (first.id + 2,)),
+        ("delete", (first.id,)),
+        ("delete", (first.id + 1,)),
+    ]
+    assert events[0].message is first
+    later, _ = store.events_after(events[-1].seq, timeout=0.05)
+    assert later == []
+
+
+def test_many_threads_add_and_read_without_losing_anything() -> None:
+    store = MessageStore(max_messages=0)
+    writers, each = 8, 250
+
+    def write(n: int) -> None:
+        for i in range(each):
+            store.add(f"Subject: w{n}-{i}\r\n\r\n".encode(), Envelope("", ("a@b",)), DELIVERY)
+
+    def read() -> None:
+        for _ in range(200):
+            store.query(Filter(subject="w"), limit=10)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    threads += [threading.Thread(target=read) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [m.id for m in store.query(limit=10_000).messages]
+    assert len(ids) == len(set(ids)) == writers * each
+    assert ids == sorted(ids, reverse=True)
