@@ -15,13 +15,27 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, request, url_for
+from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 
 from catcher.message import Address, Message, Part, part_content
 from catcher.store import Event, Filter, MessageStore
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+class IdentConverter(BaseConverter):
+    """A message id in a URL: a number, or ``latest`` for the newest message."""
+
+    regex = r"(?:[0-9]{1,18}|latest)"
+
+
+@bp.record_once
+def _register_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters["ident"] = IdentConverter
+
 
 MAX_LIMIT = 1000
 MAX_TEXT_PARAM = 1000
@@ -73,7 +87,12 @@ def bad_request(exc: BadRequest) -> Response:
 
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException) -> Response:
-    return error(exc.code or 500, exc.description or exc.name)
+    """Any HTTP error as JSON, keeping headers such as ``Allow`` on a 405."""
+    response = error(exc.code or 500, exc.description or exc.name)
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 # -- reading parameters -----------------------------------------------------------------
@@ -86,7 +105,7 @@ def store() -> MessageStore:
 
 def _int_param(name: str, default: int | None, low: int, high: int | None = None) -> int | None:
     text = request.args.get(name)
-    if text is None or text == "":
+    if text is None:
         return default
     try:
         value = int(text)
@@ -120,13 +139,12 @@ def request_filter() -> Filter:
 
 def find(ident: str) -> Message:
     """The message an id names; ``latest`` is the newest (newest matching, with filters)."""
+    flt = request_filter()  # validated whatever the id, so a bad filter is always a 400
     if ident == "latest":
-        message = store().latest(request_filter())
+        message = store().latest(flt)
         if message is None:
-            raise _NotFound("no message matches" if request.args else "there are no messages")
+            raise _NotFound("no message matches" if not flt.is_empty else "there are no messages")
         return message
-    if not ident.isdigit() or len(ident) > 18:
-        raise _NotFound(f"no message with id {ident[:40]!r}")
     found = store().get(int(ident))
     if found is None:
         raise _NotFound(f"no message with id {ident}")
@@ -163,7 +181,7 @@ def summary(message: Message) -> dict[str, Any]:
         "attachments": sum(1 for p in parsed.parts if p.is_attachment),
         "snippet": parsed.snippet[:SNIPPET_LENGTH],
         "read": store().is_read(message.id),
-        "defects": len(parsed.defects),
+        "defect_count": len(parsed.defects),
     }
 
 
@@ -325,7 +343,7 @@ def wait() -> ResponseReturnValue:
 
 def _float_param(name: str, default: float, low: float, high: float) -> float:
     text = request.args.get(name)
-    if text is None or text == "":
+    if text is None:
         return default
     try:
         value = float(text)
@@ -336,13 +354,13 @@ def _float_param(name: str, default: float, low: float, high: float) -> float:
     return value
 
 
-@bp.get("/messages/<ident>")
+@bp.get("/messages/<ident:ident>")
 def get_message(ident: str) -> ResponseReturnValue:
     """The whole message: envelope, SMTP facts, headers, bodies, parts and defects."""
     return json_response(detail(find(ident)))
 
 
-@bp.patch("/messages/<ident>")
+@bp.patch("/messages/<ident:ident>")
 def update_message(ident: str) -> ResponseReturnValue:
     """Mark a message read or unread: ``{"read": true}``."""
     message = find(ident)
@@ -358,7 +376,7 @@ def update_message(ident: str) -> ResponseReturnValue:
     return json_response(summary(message))
 
 
-@bp.delete("/messages/<ident>")
+@bp.delete("/messages/<ident:ident>")
 def delete_message(ident: str) -> ResponseReturnValue:
     """Delete one message."""
     message = find(ident)
@@ -367,7 +385,7 @@ def delete_message(ident: str) -> ResponseReturnValue:
     return json_response({"deleted": 1, "ids": [message.id]})
 
 
-@bp.get("/messages/<ident>/raw")
+@bp.get("/messages/<ident:ident>/raw")
 def raw(ident: str) -> ResponseReturnValue:
     """The exact bytes received; ``?download=1`` to save them as ``<id>.eml``."""
     message = find(ident)
@@ -382,7 +400,7 @@ def raw(ident: str) -> ResponseReturnValue:
     return response
 
 
-@bp.get("/messages/<ident>/html")
+@bp.get("/messages/<ident:ident>/html")
 def html(ident: str) -> ResponseReturnValue:
     """The HTML body, ``cid:`` images pointed at their parts, served so no script runs."""
     message = find(ident)
@@ -420,7 +438,7 @@ def _rewrite_cids(message: Message, body: str) -> str:
     return _CID.sub(replace, body)
 
 
-@bp.get("/messages/<ident>/text")
+@bp.get("/messages/<ident:ident>/text")
 def text(ident: str) -> ResponseReturnValue:
     """The text body."""
     message = find(ident)
@@ -429,14 +447,14 @@ def text(ident: str) -> ResponseReturnValue:
     return Response(message.parsed.text, mimetype="text/plain")
 
 
-@bp.get("/messages/<ident>/headers")
+@bp.get("/messages/<ident:ident>/headers")
 def headers(ident: str) -> ResponseReturnValue:
     """All headers in order, repeats kept."""
     message = find(ident)
     return json_response([{"name": n, "value": v} for n, v in message.parsed.headers])
 
 
-@bp.get("/messages/<ident>/parts/<part_id>")
+@bp.get("/messages/<ident:ident>/parts/<part_id>")
 def part(ident: str, part_id: str) -> ResponseReturnValue:
     """One part, decoded, with its content type; ``?download=1`` to save it."""
     message = find(ident)

@@ -30,7 +30,7 @@ _SUMMARY = {
         "attachments",
         "snippet",
         "read",
-        "defects",
+        "defect_count",
     ],
     "properties": {
         "id": {"type": "integer", "minimum": 1},
@@ -51,7 +51,7 @@ _SUMMARY = {
         "attachments": {"type": "integer"},
         "snippet": {"type": "string", "maxLength": 200},
         "read": {"type": "boolean"},
-        "defects": {"type": "integer", "description": "how many parsing problems were found"},
+        "defect_count": {"type": "integer", "description": "how many parsing problems were found"},
     },
 }
 _PART = {

@@ -71,7 +71,7 @@ def create_app(
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
         if request.path.startswith("/api/"):
-            return api.error(exc.code or 500, exc.description or exc.name)
+            return api.http_error(exc)
         return exc
 
     return app
