@@ -47,6 +47,9 @@ class _HTTPServer:
             timeout=30,
             shutdown_timeout=2,
         )
+        # Request lines and headers are small for this API; bodies are JSON of a few bytes.
+        self.server.max_request_header_size = 64 * 1024
+        self.server.max_request_body_size = 1024 * 1024
         self.app = app
         self._need_threads = threading.Event()
         self._stopping = False

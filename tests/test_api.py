@@ -371,6 +371,8 @@ def test_request_bodies_are_capped(catcher: Catcher, http: Http) -> None:
         "PATCH", f"/api/messages/{message_id}", b"{" + b" " * 200_000 + b"}"
     )
     assert status == 413 and payload["error"]
+    status, _, body = http.request("GET", "/api/messages?q=" + "x" * 100_000)
+    assert status == 414 and b"exceeds" in body
 
 
 def test_cross_origin_requests_are_refused(catcher: Catcher, http: Http) -> None:
