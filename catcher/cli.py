@@ -19,37 +19,33 @@ if TYPE_CHECKING:
 
 PORT = click.IntRange(0, 65535)
 F = TypeVar("F", bound=Callable[..., Any])
-FILE = click.Path(dir_okay=False, path_type=Path)  # type: ignore[type-var]
+FILE = click.Path(dir_okay=False)
 
 
-class Size(click.ParamType):
-    """A byte count such as 1024, 512K, 50MB or 1G."""
-
-    name = "size"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        try:
-            return parse_size(str(value), key=param.name if param and param.name else "size")
-        except SettingError as error:
-            self.fail(str(error), param, ctx)
+def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """Read a byte count such as 1024, 512K, 50MB or 1G."""
+    if value is None:
+        return None
+    try:
+        return parse_size(str(value), key=param.name or "size")
+    except SettingError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
 
 
-class Credentials(click.ParamType):
-    """USER:PASSWORD."""
+def _credentials(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[str, str] | None:
+    """Read USER:PASSWORD."""
+    if value is None:
+        return None
+    try:
+        return parse_credentials(value, key=param.name or "auth")
+    except SettingError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
 
-    name = "user:password"
 
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> tuple[str, str]:
-        if isinstance(value, tuple):
-            return value
-        try:
-            return parse_credentials(str(value), key=param.name if param and param.name else "auth")
-        except SettingError as error:
-            self.fail(str(error), param, ctx)
+def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    return None if value is None else Path(value)
 
 
 def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
@@ -74,7 +70,8 @@ def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
 @option("--hostname", default="catcher", help="Name the SMTP server greets with.")
 @option(
     "--smtp-auth",
-    type=Credentials(),
+    metavar="USER:PASSWORD",
+    callback=_credentials,
     default=None,
     help="Require this login (wrong ones get 535, MAIL before AUTH 530). Default: any login works.",
 )
@@ -93,16 +90,19 @@ def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
 @option(
     "--tls-cert",
     type=FILE,
+    callback=_path,
     help="PEM certificate for TLS.",
 )
 @option(
     "--tls-key",
     type=FILE,
+    callback=_path,
     help="PEM private key for TLS.",
 )
 @option(
     "--max-message-size",
-    type=Size(),
+    metavar="SIZE",
+    callback=_size,
     default="50MB",
     help="Largest message accepted (larger ones get 552); advertised in EHLO SIZE.",
 )
@@ -126,13 +126,15 @@ def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
 )
 @option(
     "--max-bytes",
-    type=Size(),
+    metavar="SIZE",
+    callback=_size,
     default="512MB",
     help="Total bytes kept; oldest go first; 0: no cap.",
 )
 @option(
     "--http-auth",
-    type=Credentials(),
+    metavar="USER:PASSWORD",
+    callback=_credentials,
     default=None,
     help="Require HTTP basic auth with this login for the inbox and the API.",
 )
@@ -150,7 +152,7 @@ def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
 )
 @click.version_option(__version__, "-V", "--version", prog_name="catcher")
 @click.pass_context
-def main(ctx: click.Context, **options: Any) -> None:
+def main(ctx: click.Context, /, **options: Any) -> None:
     """Catch all mail sent to the SMTP port and show it in a web inbox and a JSON API.
 
     Nothing is ever relayed: every message is kept in memory until it is deleted or
@@ -214,3 +216,19 @@ def _banner(catcher: Catcher, settings: Settings) -> None:
 
 def _hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+@main.command(
+    "sendmail",
+    add_help_option=False,
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def sendmail(args: tuple[str, ...]) -> None:
+    """Send a message read on stdin to a catcher, like sendmail (PHP, cron, git send-email).
+
+    Recipients as arguments or -t; -f sender; -i. See 'catcher sendmail --help'.
+    """
+    from catcher.sendmail import main as run_sendmail
+
+    sys.exit(run_sendmail(list(args)))

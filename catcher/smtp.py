@@ -235,7 +235,8 @@ def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
                     "event_loop: uvloop is not installed (pip install uvloop)"
                 ) from None
         else:
-            return uvloop.new_event_loop()
+            loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+            return loop
     return asyncio.new_event_loop()
 
 
