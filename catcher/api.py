@@ -495,6 +495,7 @@ def events() -> ResponseReturnValue:
     """Server-sent events: new, delete, clear and read; ``Last-Event-ID`` resumes."""
     the_store = store()
     stopping: threading.Event = current_app.extensions["catcher.stopping"]
+    heartbeat = _float_param("heartbeat", HEARTBEAT_SECONDS, 1.0, 300.0)
     last = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     if last is not None:
         if not last.isdigit() or len(last) > 18:
@@ -514,7 +515,7 @@ def events() -> ResponseReturnValue:
                 seq = the_store.seq
             last_beat = time.monotonic()
             while not stopping.is_set():
-                found, complete = the_store.events_after(seq, timeout=1.0)
+                found, complete = the_store.events_after(seq, timeout=min(1.0, heartbeat))
                 if not complete:
                     # Events were dropped from history: the client must reload.
                     seq = found[-1].seq if found else the_store.seq
@@ -523,7 +524,7 @@ def events() -> ResponseReturnValue:
                 for event in found:
                     seq = event.seq
                     yield _event(event)
-                if not found and time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                if not found and time.monotonic() - last_beat >= heartbeat:
                     last_beat = time.monotonic()
                     yield _sse("heartbeat", {"seq": seq, "time": time.time()})
 

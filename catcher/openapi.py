@@ -428,7 +428,12 @@ def document() -> dict[str, Any]:
                             "last_event_id",
                             "resume after this event (or the Last-Event-ID header)",
                             {"type": "integer", "minimum": 0},
-                        )
+                        ),
+                        _param(
+                            "heartbeat",
+                            "seconds between heartbeat events when nothing happens",
+                            {"type": "number", "minimum": 1, "maximum": 300, "default": 15},
+                        ),
                     ],
                     "responses": {
                         "200": _body("text/event-stream", "the event stream"),

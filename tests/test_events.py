@@ -24,7 +24,10 @@ class EventStream:
         headers = {"Accept": "text/event-stream"}
         if last_event_id is not None:
             headers["Last-Event-ID"] = str(last_event_id)
-        self.connection.request("GET", "/api/events", headers=headers)
+        path = parts.path or "/api/events"
+        self.connection.request(
+            "GET", path + (f"?{parts.query}" if parts.query else ""), headers=headers
+        )
         self.response = self.connection.getresponse()
         assert self.response.status == 200
         assert self.response.getheader("Content-Type", "").startswith("text/event-stream")
@@ -104,6 +107,19 @@ def test_read_events(catcher: Catcher, http: Http) -> None:
         http.json("PATCH", f"/api/messages/{message_id}", {"read": True})
         event = stream.next_of("read")
         assert event["data"] == {"id": message_id, "read": True}
+    finally:
+        stream.close()
+
+
+def test_heartbeats_keep_an_idle_stream_alive(catcher: Catcher) -> None:
+    stream = EventStream(catcher.url + "/api/events?heartbeat=1")
+    try:
+        assert stream.next()["event"] == "hello"
+        started = time.monotonic()
+        beat = stream.next()
+        assert beat["event"] == "heartbeat" and "id" not in beat
+        assert 0.9 <= time.monotonic() - started < 3
+        assert beat["data"]["seq"] == catcher.store.seq
     finally:
         stream.close()
 
