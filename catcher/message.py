@@ -25,6 +25,7 @@ __all__ = [
     "Part",
     "SearchText",
     "addresses_text",
+    "html_text",
     "parse",
     "part_content",
 ]
@@ -1250,20 +1251,25 @@ def _collapse(text: str, limit: int) -> str:
     return " ".join(words)[:limit].rstrip()
 
 
+def html_text(html: str, limit: int | None = None) -> str:
+    """The visible text of an HTML document, whitespace collapsed; ``limit`` stops early."""
+    extractor = _TextExtractor()
+    try:
+        for start in range(0, len(html), 8192):
+            extractor.feed(html[start : start + 8192])
+            if limit is not None and len(_collapse("".join(extractor.chunks), limit)) >= limit:
+                break
+    except Exception:  # HTMLParser has asserted on hostile markup in the past
+        pass
+    return _collapse("".join(extractor.chunks), limit if limit is not None else len(html) + 1)
+
+
 def _snippet(text: str | None, html: str | None) -> str:
     if text is not None and text.strip():
         return _collapse(text, SNIPPET_LENGTH)
     if not html:
         return ""
-    extractor = _TextExtractor()
-    try:
-        for start in range(0, len(html), 8192):
-            extractor.feed(html[start : start + 8192])
-            if len(_collapse("".join(extractor.chunks), SNIPPET_LENGTH)) >= SNIPPET_LENGTH:
-                break
-    except Exception:  # HTMLParser has asserted on hostile markup in the past
-        pass
-    return _collapse("".join(extractor.chunks), SNIPPET_LENGTH)
+    return html_text(html, SNIPPET_LENGTH)
 
 
 # --- when all else fails ------------------------------------------------------------------
@@ -1396,6 +1402,6 @@ class SearchText:
         ).lower()
         subject = parsed.subject.lower()
         names = " ".join(p.filename for p in parsed.parts if p.filename)
-        body = parsed.text if parsed.text is not None else (parsed.html or "")
+        body = parsed.text if parsed.text is not None else html_text(parsed.html or "")
         everything = "\n".join((subject, sender, recipients, names.lower(), body.lower()))
         return cls(sender, recipients, subject, everything)

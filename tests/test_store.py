@@ -204,3 +204,15 @@ def test_many_threads_add_and_read_without_losing_anything() -> None:
     ids = [m.id for m in store.query(limit=10_000).messages]
     assert len(ids) == len(set(ids)) == writers * each
     assert ids == sorted(ids, reverse=True)
+
+
+def test_free_text_in_html_only_mail_sees_text_not_markup() -> None:
+    store = MessageStore()
+    raw = (
+        b"Subject: html only\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        b"<html><head><style>.promo{color:red}</style></head>"
+        b"<body><p class='promo'>Caf&eacute; opening</p></body></html>\r\n"
+    )
+    store.add(raw, Envelope("", ("a@b",)), DELIVERY)
+    assert subjects(store, Filter(text="café opening")) == ["html only"]
+    assert subjects(store, Filter(text="promo")) == []
