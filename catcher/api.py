@@ -523,7 +523,9 @@ def events() -> ResponseReturnValue:
                     continue
                 for event in found:
                     seq = event.seq
-                    yield _event(event)
+                    chunk = _event(event)
+                    if chunk is not None:
+                        yield chunk
                 if not found and time.monotonic() - last_beat >= heartbeat:
                     last_beat = time.monotonic()
                     yield _sse("heartbeat", {"seq": seq, "time": time.time()})
@@ -534,9 +536,12 @@ def events() -> ResponseReturnValue:
     return response
 
 
-def _event(event: Event) -> bytes:
-    if event.kind == "new" and event.message is not None:
-        return _sse("message", summary(event.message), event.seq)
+def _event(event: Event) -> bytes | None:
+    if event.kind == "new":
+        message = store().get(event.ids[0])
+        if message is None:
+            return None  # deleted before this client saw it; a delete event follows
+        return _sse("message", summary(message), event.seq)
     if event.kind == "read":
         message_id = event.ids[0]
         return _sse("read", {"id": message_id, "read": store().is_read(message_id)}, event.seq)

@@ -69,12 +69,14 @@ class Page:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A change to the store; ``seq`` increases by one per event, starting at 1."""
+    """A change to the store; ``seq`` increases by one per event, starting at 1.
+
+    Events carry ids, not messages, so the history never keeps a deleted message alive.
+    """
 
     seq: int
     kind: EventKind
     ids: tuple[int, ...]
-    message: Message | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +132,7 @@ class MessageStore:
             self._messages[message.id] = message
             self._bytes += len(raw)
             self._received += 1
-            self._emit("new", (message.id,), message)
+            self._emit("new", (message.id,))
             self._evict()
             self._cond.notify_all()
         return message
@@ -298,9 +300,9 @@ class MessageStore:
 
     # -- internals (call with the lock held) ---------------------------------------
 
-    def _emit(self, kind: EventKind, ids: tuple[int, ...], message: Message | None = None) -> None:
+    def _emit(self, kind: EventKind, ids: tuple[int, ...]) -> None:
         self._seq += 1
-        self._events.append(Event(self._seq, kind, ids, message))
+        self._events.append(Event(self._seq, kind, ids))
 
     def _forget(self, message: Message) -> None:
         self._bytes -= message.size

@@ -87,12 +87,19 @@ def test_last_event_id_replays_what_was_missed(catcher: Catcher) -> None:
     stream.close()
     send(catcher, make_email(subject="missed 1"))
     send(catcher, make_email(subject="missed 2"))
-    catcher.store.clear()
+    send(catcher, make_email(subject="come and gone"))
+    gone = catcher.store.latest()
+    assert gone is not None and catcher.store.delete(gone.id)
     resumed = EventStream(catcher.url, last_event_id=seen["id"])
     try:
         assert resumed.next()["event"] == "hello"
         first, second = resumed.next(), resumed.next()
         assert [first["data"]["subject"], second["data"]["subject"]] == ["missed 1", "missed 2"]
+        assert first["id"] < second["id"]
+        # A message deleted before the client came back is not replayed, only its deletion.
+        deleted = resumed.next()
+        assert (deleted["event"], deleted["data"]["ids"]) == ("delete", [gone.id])
+        catcher.store.clear()
         assert resumed.next()["event"] == "clear"
     finally:
         resumed.close()
