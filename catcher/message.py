@@ -136,8 +136,6 @@ class _Node(_StdMessage):
     exact bytes for download and copes with base64-encoded message/rfc822 parts.
     """
 
-    body: str | None = None
-
     def get_content_type(self) -> str:
         ctype = super().get_content_type()
         return "application/octet-stream" if ctype.startswith("message/") else ctype
@@ -148,12 +146,6 @@ class _Node(_StdMessage):
         except Exception:  # raw 8-bit bytes in an RFC 2231 boundary: the stdlib raises
             return failobj
 
-    def set_payload(self, payload: Any, charset: Any = None) -> None:
-        super().set_payload(payload, charset)
-        # get_payload() decodes 8-bit bodies lossily, so keep the text as the parser gave it.
-        if isinstance(payload, str):
-            self.body = payload
-
     def raw_header(self, name: str) -> str | None:
         wanted = name.lower()
         for key, value in self.raw_items():
@@ -162,7 +154,10 @@ class _Node(_StdMessage):
         return None
 
     def raw_body(self) -> bytes:
-        return _to_bytes(self.body or "")
+        # Read _payload itself: get_payload() decodes 8-bit bodies lossily, and the feed
+        # parser trims the line break that belongs to the next boundary only there.
+        payload = getattr(self, "_payload", None)
+        return _to_bytes(payload if isinstance(payload, str) else "")
 
 
 def _parse_tree(raw: bytes, headers_only: bool = False) -> _Node:

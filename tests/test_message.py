@@ -528,7 +528,7 @@ def test_gif_attachment_and_clean_message() -> None:
     name = "cpython-test-email/msg_07.eml"
     message = parsed(name)
     assert message.subject == "Here is your dingus fish"
-    assert message.text == "Hi there,\n\nThis is the dingus fish.\n\n"
+    assert message.text == "Hi there,\n\nThis is the dingus fish.\n"
     gif = by_id(message)["2"]
     assert (gif.filename, gif.disposition, gif.is_attachment) == (
         "dingusfish.gif",
@@ -558,7 +558,7 @@ def test_attached_message() -> None:
     name = "mikel-mail/attachment_emails__attachment_message_rfc822.eml"
     message = parsed(name)
     assert [p.part_id for p in message.parts] == ["1", "2", "2.1", "2.2"]
-    assert message.text == "This is the first part.\r\n\r\n"
+    assert message.text == "This is the first part.\r\n"
     attached = by_id(message)["2"]
     assert (attached.content_type, attached.filename, attached.is_attachment) == (
         "message/rfc822",
@@ -604,7 +604,7 @@ def test_delivery_status_notification() -> None:
         "message/rfc822",
         "text/plain",
     ]
-    assert message.text == "[human-readable explanation goes here]\n\n"
+    assert message.text == "[human-readable explanation goes here]\n"
     assert by_id(message)["2"].is_attachment
     bounce = parsed("postal-mime/bounce.eml")
     assert by_id(bounce)["3"].filename == "Proovikiri.eml"  # named after the bounced subject
@@ -833,3 +833,12 @@ def test_subject_and_sender_agree_with_the_stdlib(path: Path) -> None:
         assert " ".join(message.subject.split()) == theirs
     if address and "@" in address:
         assert stdlib_text(idn(address)) in [a.address for a in message.sender]
+
+
+def test_the_line_break_before_a_boundary_belongs_to_the_boundary() -> None:
+    message = email.message.EmailMessage()
+    message["Subject"] = "bodies"
+    message.set_content("Invoice attached.\n")
+    message.add_alternative("<p>Invoice</p>\n", subtype="html")
+    result = parse(message.as_bytes())
+    assert (result.text, result.html) == ("Invoice attached.\n", "<p>Invoice</p>\n")

@@ -1,0 +1,314 @@
+"""``Client``: the mail in a catcher running elsewhere (a CI service, a shared box), over its API.
+
+Standard library only, so a CI script can use it wherever catcher is installed::
+
+    from catcher import Client
+
+    client = Client("http://catcher:8025")
+    email = client.wait_for(to="ada@example.com", subject="Welcome", timeout=30)
+    print(email.link("confirm"))
+
+Messages come back as the same ``catcher.testing.Email`` values the pytest ``mailbox``
+fixture gives: each is built from the exact bytes received (``/raw``), parsed locally by
+the same parser, so the two behave identically.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from catcher.testing import LISTED, Email, MailTimeout
+
+__all__ = ["Client", "ClientError"]
+
+# The API caps one wait at 60 s; longer waits are made of several.
+MAX_WAIT = 60.0
+PAGE = 1000
+
+
+class ClientError(Exception):
+    """A request to the catcher failed; ``status`` is the HTTP status, None when unreachable."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class _Summary:
+    """What a list entry says about a message: enough to name it and to fetch it."""
+
+    id: int
+    received_at: datetime
+    mail_from: str
+    rcpt_to: tuple[str, ...]
+    sender: str
+    to: tuple[str, ...]
+    subject: str
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> _Summary:
+        envelope = data.get("envelope") or {}
+        sender = data.get("from") or {}
+        return cls(
+            id=int(data["id"]),
+            received_at=datetime.fromisoformat(str(data["received_at"])),
+            mail_from=str(envelope.get("mail_from", "")),
+            rcpt_to=tuple(str(r) for r in envelope.get("rcpt_to", ())),
+            sender=str(sender.get("address", "")),
+            to=tuple(str(a.get("address", "")) for a in data.get("to") or ()),
+            subject=str(data.get("subject", "")),
+        )
+
+    def line(self) -> str:
+        recipients = self.rcpt_to or self.to
+        shown = ", ".join(recipients[:3]) + (
+            f" (+{len(recipients) - 3})" if len(recipients) > 3 else ""
+        )
+        sender = self.sender or self.mail_from or "?"
+        return f"#{self.id} from {sender} to {shown or '?'} {self.subject!r}"
+
+
+class Client:
+    """A catcher's messages over HTTP: ``Client("http://127.0.0.1:8025")``.
+
+    Basic auth (``catcher --http-auth``) comes from the URL's ``user:password@`` or from
+    ``username``/``password``. ``timeout`` bounds each request, waits aside.
+    """
+
+    def __init__(
+        self,
+        url: str = "http://127.0.0.1:8025",
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"url: expected http://host:port, got {url!r}")
+        user = username if username is not None else parts.username
+        secret = password if password is not None else parts.password
+        netloc = parts.netloc.rpartition("@")[2]
+        self.url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+        self.timeout = timeout
+        self._headers = {"Accept": "application/json", "User-Agent": "catcher-client"}
+        if user is not None:
+            token = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(secret or '')}"
+            self._headers["Authorization"] = "Basic " + base64.b64encode(token.encode()).decode()
+        # Messages returned by wait_for, keyed by id and arrival time: a restarted catcher
+        # numbers its messages from 1 again.
+        self._waited: set[tuple[int, datetime]] = set()
+
+    def __repr__(self) -> str:
+        return f"Client({self.url!r})"
+
+    # -- reading
+
+    def messages(
+        self,
+        *,
+        to: str | None = None,
+        sender: str | None = None,
+        subject: str | None = None,
+        text: str | None = None,
+        limit: int = 50,
+    ) -> list[Email]:
+        """The newest ``limit`` matching messages, in the order they arrived.
+
+        Criteria match as the API's filters do: case-insensitive substrings; ``text``
+        needs each of its words somewhere in the message.
+        """
+        if limit < 1:
+            raise ValueError(f"limit: must be 1 or more, got {limit}")
+        query = _filters(to, sender, subject, text)
+        summaries: list[_Summary] = []
+        while len(summaries) < limit:
+            size = min(PAGE, limit - len(summaries))
+            page = self._json(
+                "GET", "/api/messages", {**query, "limit": size, "offset": len(summaries)}
+            )
+            found = [_Summary.of(m) for m in page["messages"]]
+            summaries.extend(found)
+            if len(found) < size:
+                break
+        emails = []
+        for summary in reversed(summaries):
+            raw = self._raw_or_none(summary.id)
+            if raw is not None:  # deleted since it was listed
+                emails.append(_email(summary, raw))
+        return emails
+
+    def search(self, query: str, *, limit: int = 50) -> list[Email]:
+        """Messages with every word of ``query`` in their subject, addresses, text or file names."""
+        return self.messages(text=query, limit=limit)
+
+    def get(self, message_id: int | str) -> Email:
+        """One message by id (``"latest"`` for the newest)."""
+        summary = _Summary.of(self._json("GET", f"/api/messages/{_ident(message_id)}"))
+        return _email(summary, self.raw(summary.id))
+
+    def raw(self, message_id: int | str) -> bytes:
+        """The exact bytes the catcher received."""
+        return self._request("GET", f"/api/messages/{_ident(message_id)}/raw")[1]
+
+    def wait_for(
+        self,
+        *,
+        to: str | None = None,
+        sender: str | None = None,
+        subject: str | None = None,
+        text: str | None = None,
+        since: int | None = None,
+        timeout: float = 10.0,
+    ) -> Email:
+        """The oldest matching message no earlier ``wait_for`` of this client returned.
+
+        Waits on the server (``GET /api/messages/wait``) until one arrives, so there is no
+        polling. ``since`` skips messages with that id or lower. On timeout raises
+        ``MailTimeout`` (an ``AssertionError``) listing what the catcher holds.
+        """
+        query = _filters(to, sender, subject, text)
+        deadline = time.monotonic() + timeout
+        cursor = since or 0
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            wait = min(remaining, MAX_WAIT)
+            status, body = self._request(
+                "GET",
+                "/api/messages/wait",
+                {**query, "since": cursor, "timeout": f"{wait:.3f}"},
+                timeout=wait + self.timeout,
+                accept=(200, 408),
+            )
+            if status == 200:
+                summary = _Summary.of(json.loads(body))
+                key = (summary.id, summary.received_at)
+                if key not in self._waited:
+                    raw = self._raw_or_none(summary.id)
+                    if raw is not None:
+                        self._waited.add(key)
+                        return _email(summary, raw)
+                cursor = summary.id
+            elif time.monotonic() >= deadline:
+                raise MailTimeout(self._timeout_text(query, timeout))
+
+    # -- deleting
+
+    def delete(self, message_id: int | str) -> None:
+        """Delete one message."""
+        self._json("DELETE", f"/api/messages/{_ident(message_id)}")
+
+    def clear(
+        self,
+        *,
+        to: str | None = None,
+        sender: str | None = None,
+        subject: str | None = None,
+        text: str | None = None,
+    ) -> int:
+        """Delete every message (only the matching ones, given criteria); how many went."""
+        result = self._json("DELETE", "/api/messages", _filters(to, sender, subject, text))
+        return int(result["deleted"])
+
+    # -- HTTP
+
+    def _raw_or_none(self, message_id: int) -> bytes | None:
+        try:
+            return self.raw(message_id)
+        except ClientError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def _json(self, method: str, path: str, query: dict[str, Any] | None = None) -> Any:
+        return json.loads(self._request(method, path, query)[1])
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        accept: tuple[int, ...] = (200,),
+    ) -> tuple[int, bytes]:
+        url = self.url + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        request = urllib.request.Request(url, method=method, headers=self._headers)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            body = error.read()
+            if error.code in accept:
+                return error.code, body
+            raise ClientError(
+                f"{method} {url}: {error.code} {_error_text(body) or error.reason}", error.code
+            ) from None
+        except urllib.error.URLError as error:
+            reason = error.reason
+            text = (reason.strerror if isinstance(reason, OSError) else None) or str(reason)
+            raise ClientError(f"cannot reach catcher at {self.url}: {text}") from None
+        except TimeoutError:
+            raise ClientError(f"no answer from catcher at {self.url} ({method} {path})") from None
+        except OSError as error:
+            raise ClientError(f"lost the connection to catcher at {self.url}: {error}") from None
+
+    def _timeout_text(self, query: dict[str, str], timeout: float) -> str:
+        shown = {"from": "sender", "q": "text"}
+        what = ", ".join(f"{shown.get(k, k)}={v!r}" for k, v in query.items())
+        lines = [f"no message{' ' + what if what else ''} arrived within {timeout:g} s"]
+        try:
+            page = self._json("GET", "/api/messages", {"limit": LISTED})
+        except ClientError as error:
+            lines.append(f"(could not list the catcher's messages: {error})")
+            return "\n".join(lines)
+        summaries = [_Summary.of(m) for m in page["messages"]]
+        total = int(page["total"])
+        if not total:
+            lines.append(f"the catcher at {self.url} is empty")
+            return "\n".join(lines)
+        lines.append(f"the catcher at {self.url} holds {total} message{'s' if total != 1 else ''}:")
+        if total > len(summaries):
+            lines.append(f"  ... {total - len(summaries)} older not shown")
+        lines.extend(f"  {s.line()}" for s in reversed(summaries))
+        return "\n".join(lines)
+
+
+def _filters(
+    to: str | None, sender: str | None, subject: str | None, text: str | None
+) -> dict[str, str]:
+    given = {"to": to, "from": sender, "subject": subject, "q": text}
+    return {name: value for name, value in given.items() if value}
+
+
+def _ident(message_id: int | str) -> str:
+    return urllib.parse.quote(str(message_id), safe="")
+
+
+def _email(summary: _Summary, raw: bytes) -> Email:
+    return Email.from_raw(
+        raw,
+        id=summary.id,
+        received_at=summary.received_at,
+        mail_from=summary.mail_from,
+        rcpt_to=summary.rcpt_to,
+    )
+
+
+def _error_text(body: bytes) -> str:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body[:200].decode("utf-8", "replace").strip()
+    return str(data.get("error", "")) if isinstance(data, dict) else ""
