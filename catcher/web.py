@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import ipaddress
 import threading
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ UI_POLICY = (
     "form-action 'none'; frame-ancestors 'self'"
 )
 MAX_BODY = 64 * 1024
+_UNKNOWN_ID = re.compile(r"^/api/messages/(?!wait$)([^/]+)")
 
 
 def static_folder() -> Path:
@@ -71,6 +73,9 @@ def create_app(
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
         if request.path.startswith("/api/"):
+            unknown = _UNKNOWN_ID.match(request.path)
+            if exc.code == 404 and unknown:
+                return api.error(404, f"no message with id {unknown.group(1)[:40]!r}")
             return api.http_error(exc)
         return exc
 
