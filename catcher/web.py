@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hmac
-import re
 import ipaddress
+import re
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
