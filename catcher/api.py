@@ -168,20 +168,20 @@ def address(addr: Address) -> dict[str, str]:
 
 def summary(message: Message) -> dict[str, Any]:
     """What a list shows: never a whole body."""
-    parsed = message.parsed
+    brief = message.summary
     return {
         "id": message.id,
         "received_at": iso(message.received_at),
         "envelope": envelope(message),
-        "from": address(parsed.sender[0]) if parsed.sender else None,
-        "to": [address(a) for a in parsed.to],
-        "cc": [address(a) for a in parsed.cc],
-        "subject": parsed.subject,
+        "from": address(brief.sender[0]) if brief.sender else None,
+        "to": [address(a) for a in brief.to],
+        "cc": [address(a) for a in brief.cc],
+        "subject": brief.subject,
         "size": message.size,
-        "attachments": sum(1 for p in parsed.parts if p.is_attachment),
-        "snippet": parsed.snippet[:SNIPPET_LENGTH],
+        "attachments": brief.attachments,
+        "snippet": brief.snippet[:SNIPPET_LENGTH],
         "read": store().is_read(message.id),
-        "defect_count": len(parsed.defects),
+        "defect_count": brief.defects,
     }
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "Parsed",
     "Part",
     "SearchText",
+    "Summary",
     "addresses_text",
     "html_text",
     "parse",
@@ -1335,43 +1336,29 @@ class Delivery:
     auth_user: str | None
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Message:
-    """One captured message: the exact bytes received plus the SMTP facts.
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What a list shows of a message: small, so it is kept once built."""
 
-    The MIME model (``parsed``) is built on first use rather than on arrival, so the
-    SMTP intake path stays as short as a bare sink's; the result is cached and, being
-    immutable, safe to share between threads.
-    """
+    sender: tuple[Address, ...]
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    subject: str
+    snippet: str
+    attachments: int
+    defects: int
 
-    id: int
-    raw: bytes
-    received_at: datetime
-    envelope: Envelope
-    delivery: Delivery
-    _parsed: Parsed | None = field(default=None, repr=False)
-    _search: SearchText | None = field(default=None, repr=False)
-
-    @property
-    def size(self) -> int:
-        return len(self.raw)
-
-    @property
-    def parsed(self) -> Parsed:
-        parsed = self._parsed
-        if parsed is None:
-            # Two threads may parse the same message at once; both get equal values.
-            parsed = parse(self.raw)
-            object.__setattr__(self, "_parsed", parsed)
-        return parsed
-
-    @property
-    def search(self) -> SearchText:
-        search = self._search
-        if search is None:
-            search = SearchText.of(self)
-            object.__setattr__(self, "_search", search)
-        return search
+    @classmethod
+    def of(cls, parsed: Parsed) -> Summary:
+        return cls(
+            sender=parsed.sender,
+            to=parsed.to,
+            cc=parsed.cc,
+            subject=parsed.subject,
+            snippet=parsed.snippet,
+            attachments=sum(1 for p in parsed.parts if p.is_attachment),
+            defects=len(parsed.defects),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -1384,12 +1371,11 @@ class SearchText:
     everything: str
 
     @classmethod
-    def of(cls, message: Message) -> SearchText:
-        parsed = message.parsed
-        sender = " ".join((message.envelope.mail_from, addresses_text(parsed.sender))).lower()
+    def of(cls, envelope: Envelope, parsed: Parsed) -> SearchText:
+        sender = " ".join((envelope.mail_from, addresses_text(parsed.sender))).lower()
         recipients = " ".join(
             (
-                " ".join(message.envelope.rcpt_tos),
+                " ".join(envelope.rcpt_tos),
                 addresses_text(parsed.to),
                 addresses_text(parsed.cc),
                 addresses_text(parsed.bcc),
@@ -1400,3 +1386,57 @@ class SearchText:
         body = parsed.text if parsed.text is not None else html_text(parsed.html or "")
         everything = "\n".join((subject, sender, recipients, names.lower(), body.lower()))
         return cls(sender, recipients, subject, everything)
+
+
+# Full models kept for the messages read most recently (a person opening one reads it
+# several times: detail, HTML, parts); the rest are rebuilt from the raw bytes on demand.
+PARSED_CACHE_SIZE = 64
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Message:
+    """One captured message: the exact bytes received plus the SMTP facts.
+
+    Nothing is parsed on arrival, so the SMTP intake path stays as short as a bare
+    sink's. The first list or search that needs a message parses it once and keeps only
+    its ``summary`` and ``search`` text; the full model (``parsed``, which repeats the
+    bodies and headers) is rebuilt from ``raw`` when asked for, with the most recent ones
+    cached. Values are immutable, so all of it is safe to share between threads.
+    """
+
+    id: int
+    raw: bytes
+    received_at: datetime
+    envelope: Envelope
+    delivery: Delivery
+    _summary: Summary | None = field(default=None, repr=False)
+    _search: SearchText | None = field(default=None, repr=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.raw)
+
+    @property
+    def parsed(self) -> Parsed:
+        return _parse_message(self)
+
+    @property
+    def summary(self) -> Summary:
+        return self._summary or self._index()[0]
+
+    @property
+    def search(self) -> SearchText:
+        return self._search or self._index()[1]
+
+    def _index(self) -> tuple[Summary, SearchText]:
+        # Two threads may do this at once for one message; both build equal values.
+        parsed = self.parsed
+        summary, search = Summary.of(parsed), SearchText.of(self.envelope, parsed)
+        object.__setattr__(self, "_summary", summary)
+        object.__setattr__(self, "_search", search)
+        return summary, search
+
+
+@lru_cache(maxsize=PARSED_CACHE_SIZE)
+def _parse_message(message: Message) -> Parsed:
+    return parse(message.raw)
