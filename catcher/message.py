@@ -1421,6 +1421,11 @@ class Message:
         return _parse_message(self)
 
     @property
+    def indexed(self) -> bool:
+        """Whether ``summary`` and ``search`` are built already."""
+        return self._search is not None
+
+    @property
     def summary(self) -> Summary:
         return self._summary or self._index()[0]
 

@@ -102,6 +102,47 @@ class _HTTPServer:
             self._thread.join(timeout=10)
 
 
+class _Indexer:
+    """Builds summaries and search text in the background whenever SMTP goes quiet.
+
+    Messages are stored unparsed so intake stays fast; without this, the first search
+    after a burst of mail would parse all of it (seconds for ten thousand messages). Work
+    starts only after ``QUIET`` seconds without a change and stops as soon as one comes,
+    so it never competes with a sender.
+    """
+
+    QUIET = 0.2
+
+    def __init__(self, store: MessageStore, stopping: threading.Event) -> None:
+        self.store = store
+        self.stopping = stopping
+        self._thread = threading.Thread(target=self._run, name="catcher-indexer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        seq = 0
+        while not self.stopping.is_set():
+            events, _ = self.store.events_after(seq, timeout=1.0)
+            if not events:
+                continue
+            seq = events[-1].seq
+            # Wait until nothing has happened for a while, then index newest first.
+            while self.store.events_after(seq, timeout=self.QUIET)[0]:
+                seq = self.store.seq
+                if self.stopping.is_set():
+                    return
+            for message in self.store.query(limit=len(self.store) or 1).messages:
+                if self.stopping.is_set() or self.store.seq != seq:
+                    break
+                if not message.indexed:
+                    message.summary  # noqa: B018 (builds and keeps the index)
+
+
 class Catcher:
     """A running mail catcher: ``with Catcher(Settings(smtp_port=0, http_port=0)) as c: ...``.
 
@@ -119,6 +160,7 @@ class Catcher:
         self.stopping = threading.Event()
         self._smtp: SMTPServer | None = None
         self._http: _HTTPServer | None = None
+        self._indexer: _Indexer | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -138,6 +180,8 @@ class Catcher:
         except BaseException:
             self._smtp.stop()
             raise
+        self._indexer = _Indexer(self.store, self.stopping)
+        self._indexer.start()
         self.started_at = time.monotonic()
         return self
 
@@ -148,6 +192,8 @@ class Catcher:
         self.store.wake_waiters()
         if self._http is not None:
             self._http.stop()
+        if self._indexer is not None:
+            self._indexer.join()
 
     def __enter__(self) -> Catcher:
         return self.start()

@@ -215,3 +215,23 @@ def test_free_text_in_html_only_mail_sees_text_not_markup() -> None:
     store.add(raw, Envelope("", ("a@b",)), DELIVERY)
     assert subjects(store, Filter(text="café opening")) == ["html only"]
     assert subjects(store, Filter(text="promo")) == []
+
+
+def test_the_indexer_builds_summaries_once_intake_goes_quiet() -> None:
+    from catcher.server import _Indexer
+
+    store = MessageStore(max_messages=0)
+    stopping = threading.Event()
+    indexer = _Indexer(store, stopping)
+    indexer.start()
+    try:
+        messages = [add(store, f"m{i}") for i in range(300)]
+        deadline = time.monotonic() + 30
+        # Polled like any eventually-true condition; the indexer signals nothing itself.
+        while not all(m.indexed for m in messages) and time.monotonic() < deadline:
+            stopping.wait(0.02)
+        assert all(m.indexed for m in messages)
+        assert messages[0].summary.subject == "m0"
+    finally:
+        stopping.set()
+        indexer.join()
