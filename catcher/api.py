@@ -5,6 +5,8 @@ The wire format (a ``Message`` as JSON) lives here, not on the model.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import threading
@@ -422,6 +424,29 @@ def html(ident: str) -> ResponseReturnValue:
     return response
 
 
+def part_token(message_id: int, part_id: str) -> str:
+    """A secret-keyed token that lets the preview load one part from its opaque origin.
+
+    The preview's sandbox gives it no origin, so its image requests look cross-site and
+    the guard would refuse them; a valid token proves the URL came from our own HTML,
+    which no other site can read.
+    """
+    secret: bytes = current_app.extensions["catcher.secret"]
+    digest = hmac.new(secret, f"{message_id}/{part_id}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+def has_part_token() -> bool:
+    """Whether this request is for a part and carries that part's token."""
+    args = request.view_args or {}
+    if request.endpoint != "api.part" or request.method != "GET":
+        return False
+    ident, part_id, token = args.get("ident"), args.get("part_id"), request.args.get("t", "")
+    if not isinstance(ident, str) or not ident.isdigit() or not isinstance(part_id, str):
+        return False
+    return hmac.compare_digest(token, part_token(int(ident), part_id))
+
+
 def _rewrite_cids(message: Message, body: str) -> str:
     by_cid = {p.content_id.lower(): p for p in message.parsed.parts if p.content_id}
     if not by_cid:
@@ -433,7 +458,8 @@ def _rewrite_cids(message: Message, body: str) -> str:
         part = by_cid.get(unquote(match.group(1)).strip("<>").lower())
         if part is None:
             return match.group(0)
-        return url_for("api.part", ident=message.id, part_id=part.part_id)
+        token = part_token(message.id, part.part_id)
+        return url_for("api.part", ident=message.id, part_id=part.part_id, t=token)
 
     return _CID.sub(replace, body)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import re
+import secrets
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -55,6 +56,7 @@ def create_app(
     app.extensions["catcher.store"] = store
     app.extensions["catcher.status"] = status or (lambda: {"smtp": True, "http": True})
     app.extensions["catcher.stopping"] = stopping or threading.Event()
+    app.extensions["catcher.secret"] = secrets.token_bytes(32)
     guard = Guard(settings)
     app.before_request(guard.check)
     app.after_request(guard.decorate)
@@ -107,8 +109,10 @@ class Guard:
         if self.loopback_only and not self._host_allowed(request.host):
             return api.error(403, f"host {request.host[:80]!r} is not this catcher's address")
         origin = request.headers.get("Origin")
-        if origin is not None and not self._same_origin(origin):
-            if not (self.any_origin or origin in self.origins):
+        if api.has_part_token():
+            pass  # an image of a message's HTML, loaded by the sandboxed preview
+        elif origin is not None and not self._same_origin(origin):
+            if not self._allowed(origin):
                 return api.error(403, f"cross-origin request from {origin[:80]} refused")
             if request.method == "OPTIONS":
                 return self._preflight(origin)
@@ -122,14 +126,19 @@ class Guard:
 
     def decorate(self, response: Response) -> Response:
         origin = request.headers.get("Origin")
-        if origin is not None and not self._same_origin(origin):
+        if origin is not None and not self._same_origin(origin) and self._allowed(origin):
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Vary"] = "Origin"
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
+        # The preview has an opaque origin: parts it loads by token must be embeddable.
+        policy = "cross-origin" if api.has_part_token() else "same-origin"
+        response.headers.setdefault("Cross-Origin-Resource-Policy", policy)
         return response
+
+    def _allowed(self, origin: str) -> bool:
+        return self.any_origin or origin in self.origins
 
     def _preflight(self, origin: str) -> Response:
         response = Response(status=204)

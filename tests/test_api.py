@@ -187,7 +187,21 @@ def test_html_is_served_safely_with_cids_resolved(catcher: Catcher, http: Http) 
     html = body.decode()
     detail = http.get(f"/api/messages/{message_id}")
     png = next(p for p in detail["parts"] if p["content_type"] == "image/png")
-    assert f'src="{png["url"]}"' in html and "cid:" not in html
+    src = re.search(r'<img src="([^"]+)"', html)
+    assert src and src.group(1).startswith(png["url"] + "?t=") and "cid:" not in html
+    # The preview is sandboxed without an origin, so its image requests look cross-site:
+    # only the token from our own HTML lets them through.
+    cross_site = {"Sec-Fetch-Site": "cross-site", "Origin": "null"}
+    status, headers, body = http.request("GET", src.group(1), headers=cross_site)
+    assert status == 200 and body == PNG
+    assert headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+    assert "Access-Control-Allow-Origin" not in headers
+    assert http.request("GET", png["url"], headers=cross_site)[0] == 403
+    forged = png["url"] + "?t=" + "0" * 32
+    assert http.request("GET", forged, headers=cross_site)[0] == 403
+    other = next(p for p in detail["parts"] if p["content_type"] == "application/pdf")
+    token = src.group(1).split("?t=")[1]
+    assert http.request("GET", f"{other['url']}?t={token}", headers=cross_site)[0] == 403
     assert '<base target="_blank">' in html
     policy = headers["Content-Security-Policy"]
     assert "sandbox" in policy and "allow-scripts" not in policy

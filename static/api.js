@@ -1,0 +1,110 @@
+// The JSON API client: every request the inbox makes goes through here.
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function request(method, path, body) {
+  const init = { method, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    throw new ApiError(0, "catcher is not reachable");
+  }
+  const payload = await response.json().catch(() => null);
+  if (!response.ok) {
+    throw new ApiError(response.status, payload?.error ?? `${response.status} ${response.statusText}`);
+  }
+  return payload;
+}
+
+/** Filters as query parameters: only the ones that are set. */
+export function filterParams(filters = {}) {
+  const params = new URLSearchParams();
+  for (const key of ["q", "from", "to", "subject"]) {
+    if (filters[key]) params.set(key, filters[key]);
+  }
+  return params;
+}
+
+export function listMessages(filters, { limit = 50, offset = 0 } = {}) {
+  const params = filterParams(filters);
+  params.set("limit", limit);
+  params.set("offset", offset);
+  return request("GET", `/api/messages?${params}`);
+}
+
+export const getMessage = (id) => request("GET", `/api/messages/${encodeURIComponent(id)}`);
+export const setRead = (id, read) => request("PATCH", `/api/messages/${encodeURIComponent(id)}`, { read });
+export const deleteMessage = (id) => request("DELETE", `/api/messages/${encodeURIComponent(id)}`);
+export const stats = () => request("GET", "/api/stats");
+
+/** Delete everything, or only what the filters match. */
+export function deleteMatching(filters) {
+  const params = filterParams(filters);
+  return request("DELETE", `/api/messages${params.size ? `?${params}` : ""}`);
+}
+
+export function htmlUrl(id, blockRemote) {
+  return `/api/messages/${encodeURIComponent(id)}/html${blockRemote ? "?block_remote=1" : ""}`;
+}
+
+/** The start of a text resource (the raw source can be 50 MB): {text, truncated, size}. */
+export async function fetchText(url, maxBytes) {
+  const response = await fetch(url);
+  if (!response.ok) throw new ApiError(response.status, `${response.status} ${response.statusText}`);
+  const reader = response.body.getReader();
+  const chunks = [];
+  let received = 0;
+  let truncated = false;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    received += value.length;
+    if (received >= maxBytes) {
+      truncated = true;
+      await reader.cancel();
+      break;
+    }
+  }
+  const bytes = new Uint8Array(Math.min(received, maxBytes));
+  let at = 0;
+  for (const chunk of chunks) {
+    const take = chunk.subarray(0, bytes.length - at);
+    bytes.set(take, at);
+    at += take.length;
+    if (at >= bytes.length) break;
+  }
+  return { text: new TextDecoder("utf-8").decode(bytes), truncated, size: received };
+}
+
+/** Search box text to filters: from:x to:y subject:"a b" and the rest as q. */
+export function parseSearch(text) {
+  const filters = {};
+  const rest = [];
+  const token = /(\w+):(?:"([^"]*)"|(\S+))|"([^"]*)"|(\S+)/g;
+  for (const m of text.matchAll(token)) {
+    const key = m[1]?.toLowerCase();
+    if (key && ["from", "to", "subject"].includes(key)) {
+      const value = (m[2] ?? m[3] ?? "").trim();
+      if (value) filters[key] = filters[key] ? `${filters[key]} ${value}` : value;
+    } else {
+      rest.push(m[4] ?? m[5] ?? m[0]);
+    }
+  }
+  if (rest.length) filters.q = rest.join(" ");
+  return filters;
+}
+
+export function hasFilters(filters) {
+  return Object.values(filters).some(Boolean);
+}
