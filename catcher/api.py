@@ -292,6 +292,7 @@ def stats() -> ResponseReturnValue:
             "smtp_accepted": status.get("smtp_accepted", 0),
             "smtp_rejected": status.get("smtp_rejected", 0),
             "smtp_connections": status.get("smtp_connections", 0),
+            "smtp_address": status.get("smtp_address"),
             "event_loop": status.get("event_loop", ""),
             "uptime": status.get("uptime", 0.0),
             "version": status.get("version", ""),
@@ -311,6 +312,7 @@ def list_messages() -> ResponseReturnValue:
         {
             "total": page.total,
             "matched": page.matched,
+            "unread": store().stats().unread,
             "limit": limit,
             "offset": offset,
             "messages": [summary(m) for m in page.messages],
@@ -535,7 +537,12 @@ def events() -> ResponseReturnValue:
     def stream() -> Iterator[bytes]:
         seq = start
         with app.app_context():
-            yield _sse("hello", {"seq": the_store.seq, "total": len(the_store)}, seq, retry=2000)
+            hello = {
+                "seq": the_store.seq,
+                "total": len(the_store),
+                "unread": the_store.stats().unread,
+            }
+            yield _sse("hello", hello, seq, retry=2000)
             if seq > the_store.seq:
                 yield _sse("reset", {"reason": "unknown event id"}, the_store.seq)
                 seq = the_store.seq

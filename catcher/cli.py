@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from catcher import __version__
-from catcher.settings import MB, SettingError, Settings, parse_credentials, parse_size
+from catcher.settings import (
+    MB,
+    SettingError,
+    Settings,
+    hostport,
+    parse_credentials,
+    parse_size,
+)
 
 if TYPE_CHECKING:
     from catcher.server import Catcher
@@ -203,32 +210,12 @@ def _banner(catcher: Catcher, settings: Settings) -> None:
     features = ["STARTTLS" if settings.starttls else "no TLS"]
     features.append("AUTH required" if settings.smtp_auth else "AUTH optional, any login")
     click.echo(f"catcher {__version__}")
-    click.echo(f"  SMTP   {_hostport(host, port)}  ({', '.join(features)})")
+    click.echo(f"  SMTP   {hostport(host, port)}  ({', '.join(features)})")
     if catcher.smtps_address:
-        click.echo(f"  SMTPS  {_hostport(*catcher.smtps_address)}")
+        click.echo(f"  SMTPS  {hostport(*catcher.smtps_address)}")
     click.echo(f"  HTTP   {catcher.url}")
     cap = (
         f"{settings.max_messages} messages kept" if settings.max_messages else "no cap on messages"
     )
     click.echo(f"  limits {settings.max_message_size // MB} MB a message, {cap}. Ctrl-C stops.")
     sys.stdout.flush()
-
-
-def _hostport(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-@main.command(
-    "sendmail",
-    add_help_option=False,
-    context_settings={"ignore_unknown_options": True, "help_option_names": []},
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def sendmail(args: tuple[str, ...]) -> None:
-    """Send a message read on stdin to a catcher, like sendmail (PHP, cron, git send-email).
-
-    Recipients as arguments or -t; -f sender; -i. See 'catcher sendmail --help'.
-    """
-    from catcher.sendmail import main as run_sendmail
-
-    sys.exit(run_sendmail(list(args)))

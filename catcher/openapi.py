@@ -277,6 +277,7 @@ def document() -> dict[str, Any]:
                                         "type": "integer",
                                         "description": "matching the filters",
                                     },
+                                    "unread": {"type": "integer", "description": "stored, unread"},
                                     "limit": {"type": "integer"},
                                     "offset": {"type": "integer"},
                                     "messages": {

@@ -11,7 +11,7 @@ from typing import Any
 from cheroot import wsgi
 
 from catcher import __version__
-from catcher.settings import Settings
+from catcher.settings import Settings, hostport
 from catcher.smtp import SMTPServer, make_tls_context
 from catcher.store import MessageStore
 from catcher.web import create_app
@@ -250,6 +250,7 @@ class Catcher:
             "smtp_accepted": smtp.stats.accepted if smtp else 0,
             "smtp_rejected": smtp.stats.rejected if smtp else 0,
             "smtp_connections": smtp.stats.connections if smtp else 0,
+            "smtp_address": hostport(*smtp.address) if smtp and smtp.address else None,
             "event_loop": smtp.loop_name if smtp else "",
             "uptime": round(time.monotonic() - self.started_at, 3) if self.started_at else 0.0,
             "version": __version__,

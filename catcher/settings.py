@@ -28,6 +28,11 @@ def parse_size(text: str, *, key: str = "size") -> int:
     return int(match.group(1)) * _UNITS[unit]
 
 
+def hostport(host: str, port: int) -> str:
+    """``host:port``, with IPv6 hosts in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def parse_credentials(text: str, *, key: str) -> tuple[str, str]:
     """Read ``USER:PASSWORD``; the password may itself hold colons."""
     user, sep, password = text.partition(":")

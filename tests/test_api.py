@@ -63,7 +63,7 @@ def test_list_summaries_newest_first_with_counts(catcher: Catcher, http: Http) -
     for i in range(3):
         send(catcher, make_email(subject=f"m{i}", body=f"body number {i}\n" + "long " * 100))
     payload = http.get("/api/messages")
-    assert (payload["total"], payload["matched"]) == (3, 3)
+    assert (payload["total"], payload["matched"], payload["unread"]) == (3, 3, 3)
     assert [m["subject"] for m in payload["messages"]] == ["m2", "m1", "m0"]
     first = payload["messages"][0]
     assert first["from"] == {"name": "", "address": "sender@example.com"}
@@ -346,6 +346,8 @@ def test_stats_and_health(catcher: Catcher, http: Http) -> None:
     assert stats["messages"] == 1 and stats["bytes"] > 0
     assert stats["max_messages"] == catcher.settings.max_messages
     assert stats["smtp_accepted"] >= 1 and stats["version"]
+    host, port = catcher.smtp_address
+    assert stats["smtp_address"] == f"{host}:{port}"
     assert http.get("/api/health") == {"status": "ok", "smtp": True, "http": True}
 
 
