@@ -219,3 +219,19 @@ def _banner(catcher: Catcher, settings: Settings) -> None:
     )
     click.echo(f"  limits {settings.max_message_size // MB} MB a message, {cap}. Ctrl-C stops.")
     sys.stdout.flush()
+
+
+@main.command(
+    "sendmail",
+    add_help_option=False,
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def sendmail(args: tuple[str, ...]) -> None:
+    """Send a message read on stdin to a catcher, like sendmail (PHP, cron, git send-email).
+
+    Recipients as arguments or -t; -f sender; -i. See 'catcher sendmail --help'.
+    """
+    from catcher.sendmail import main as run_sendmail
+
+    sys.exit(run_sendmail(list(args)))
