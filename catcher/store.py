@@ -291,7 +291,14 @@ class MessageStore:
                 self._cond.wait(remaining)
             oldest = self._events[0].seq if self._events else self._seq + 1
             complete = oldest <= seq + 1
-            return [e for e in self._events if e.seq > seq], complete
+            # From the newest back: a waiter usually wants one event, not the whole history.
+            fresh: list[Event] = []
+            for event in reversed(self._events):
+                if event.seq <= seq:
+                    break
+                fresh.append(event)
+            fresh.reverse()
+            return fresh, complete
 
     def wake_waiters(self) -> None:
         """Wake every thread blocked in a wait, e.g. so it can notice a shutdown."""

@@ -356,3 +356,56 @@ def smtplib_error(name: str) -> type[Exception]:
 
     error: type[Exception] = getattr(smtplib, name)
     return error
+
+
+@pytest.mark.parametrize(
+    ("fragments", "stored"),
+    [
+        # A lone dot after CRLF ends the data even when it arrives in its own write.
+        ([b"Subject: a\r\n\r\nbody\r\n", b".", b"\r\n"], b"Subject: a\r\n\r\nbody\r\n"),
+        ([b"Subject: b\r\n\r\nbody\r", b"\n.\r", b"\n"], b"Subject: b\r\n\r\nbody\r\n"),
+        # Dots at the end of lines, stuffed dots and a stuffed lone dot.
+        (
+            [b"Subject: c\r\n\r\nend.\r\n..start\r\n..\r\nx.\r\n.\r\n"],
+            b"Subject: c\r\n\r\nend.\r\n.start\r\n.\r\nx.\r\n",
+        ),
+        # An empty message, and one whose first line is stuffed.
+        ([b".\r\n"], b""),
+        ([b"..x\r\n.\r\n"], b".x\r\n"),
+        # LF.CRLF and CR.CRLF are not the end: only CRLF.CRLF is.
+        (
+            [b"Subject: d\r\n\r\na\n.\r\nb\r.\r\n\r\n.\r\n"],
+            b"Subject: d\r\n\r\na\n.\r\nb\r.\r\n\r\n",
+        ),
+    ],
+)
+def test_data_end_and_dot_unstuffing_across_writes(
+    catcher: Catcher, fragments: list[bytes], stored: bytes
+) -> None:
+    host, port = catcher.smtp_address
+    with socket.create_connection((host, port), timeout=30) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        reader = sock.makefile("rb")
+        reader.readline()
+        for command in (b"HELO raw\r\n", b"MAIL FROM:<a@x>\r\n", b"RCPT TO:<b@x>\r\n", b"DATA\r\n"):
+            sock.sendall(command)
+            reader.readline()
+        for fragment in fragments:
+            sock.sendall(fragment)
+        assert reader.readline().startswith(b"250")
+        sock.sendall(b"NOOP\r\n")
+        assert reader.readline().startswith(b"250")
+    assert only(catcher).raw == stored
+
+
+def test_unusual_addresses_take_the_full_parser(catcher: Catcher) -> None:
+    with smtp_client(catcher) as client:
+        client.ehlo()
+        for sender in ('"quoted local"@example.com', "plain@example.com"):
+            client.mail(sender)
+            assert client.rcpt("<user+tag@sub.example.org>")[0] == 250
+            assert client.rcpt("bare@example.net")[0] == 250
+            assert client.data(b"Subject: addr\r\n\r\nx\r\n")[0] == 250
+    envelopes = [m.envelope for m in reversed(catcher.store.query().messages)]
+    assert [e.mail_from for e in envelopes] == ['"quoted local"@example.com', "plain@example.com"]
+    assert envelopes[0].rcpt_tos == ("user+tag@sub.example.org", "bare@example.net")
