@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from flask import Blueprint, Response, current_app, request, url_for
 from flask.blueprints import BlueprintSetupState
@@ -345,6 +345,11 @@ def wait() -> ResponseReturnValue:
     return error(408, f"no matching message arrived within {timeout:g} s")
 
 
+def _flag(name: str) -> bool:
+    """A yes/no query parameter: present and not empty, 0 or false."""
+    return request.args.get(name) not in (None, "", "0", "false")
+
+
 def _float_param(name: str, default: float, low: float, high: float) -> float:
     text = request.args.get(name)
     if text is None:
@@ -391,15 +396,14 @@ def delete_message(ident: str) -> ResponseReturnValue:
 
 @bp.get("/messages/<ident:ident>/raw")
 def raw(ident: str) -> ResponseReturnValue:
-    """The exact bytes received; ``?download=1`` to save them as ``<id>.eml``."""
+    """The exact bytes received; ``?download=1`` saves ``<id>.eml``, ``?inline=1`` shows it."""
     message = find(ident)
     response = Response(message.raw, mimetype="message/rfc822")
-    if request.args.get("download") not in (None, "", "0", "false"):
+    if _flag("download"):
         response.headers["Content-Disposition"] = f'attachment; filename="{message.id}.eml"'
-    else:
-        # Browsers show message/rfc822 as a download anyway; text/plain shows it inline.
-        if request.args.get("inline") not in (None, "", "0", "false"):
-            response.mimetype = "text/plain"
+    elif _flag("inline"):
+        # Browsers offer message/rfc822 as a download; text/plain they show.
+        response.mimetype = "text/plain"
     response.headers["Content-Security-Policy"] = PART_POLICY
     return response
 
@@ -416,7 +420,7 @@ def html(ident: str) -> ResponseReturnValue:
     base = '<base target="_blank">'
     head = _HEAD.search(body)
     body = body[: head.end()] + base + body[head.end() :] if head else base + body
-    blocked = request.args.get("block_remote") not in (None, "", "0", "false")
+    blocked = _flag("block_remote")
     response = Response(body, mimetype="text/html")
     response.headers["Content-Security-Policy"] = (
         PREVIEW_POLICY_LOCAL if blocked else PREVIEW_POLICY
@@ -455,8 +459,6 @@ def _rewrite_cids(message: Message, body: str) -> str:
         return body
 
     def replace(match: re.Match[str]) -> str:
-        from urllib.parse import unquote
-
         part = by_cid.get(unquote(match.group(1)).strip("<>").lower())
         if part is None:
             return match.group(0)
@@ -496,7 +498,7 @@ def part(ident: str, part_id: str) -> ResponseReturnValue:
     if info.charset and mimetype.startswith("text/"):
         mimetype += f"; charset={info.charset}"
     response = Response(content, content_type=mimetype)
-    download = request.args.get("download") not in (None, "", "0", "false")
+    download = _flag("download")
     response.headers["Content-Disposition"] = content_disposition(
         "attachment" if download else "inline", info.filename or f"part-{info.part_id}"
     )

@@ -358,6 +358,11 @@ def document() -> dict[str, Any]:
                             "1 to save as <id>.eml",
                             {"type": "string", "enum": ["0", "1"]},
                         ),
+                        _param(
+                            "inline",
+                            "1 to serve it as text/plain, so a browser shows it",
+                            {"type": "string", "enum": ["0", "1"]},
+                        ),
                     ],
                     "responses": {
                         "200": _body("message/rfc822", "the message"),

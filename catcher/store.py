@@ -220,7 +220,7 @@ class MessageStore:
                     matched = total
                     page = _page(self._messages, ids, offset, limit)
                 else:
-                    newer = [i for i in _takewhile_after(ids, flt.since)]
+                    newer = list(_takewhile_after(ids, flt.since))
                     matched = len(newer)
                     page = [self._messages[i] for i in newer[offset : offset + limit]]
             return Page(total, matched, tuple(page))

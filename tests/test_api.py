@@ -445,3 +445,10 @@ def test_basic_auth(make_catcher: Callable[..., Catcher]) -> None:
     )
     assert http.request("GET", "/", headers={"Authorization": f"Basic {right}"})[0] == 200
     assert http.request("GET", "/")[0] == 401
+
+
+def test_raw_inline_is_shown_as_text(catcher: Catcher, http: Http) -> None:
+    message_id = send_rich(catcher)
+    status, headers, body = http.request("GET", f"/api/messages/{message_id}/raw?inline=1")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    assert "Content-Disposition" not in headers and body.startswith(b"From: Ann Sender")
