@@ -365,7 +365,13 @@ def document() -> dict[str, Any]:
                         ),
                     ],
                     "responses": {
-                        "200": _body("message/rfc822", "the message"),
+                        "200": {
+                            "description": "the message (as text/plain with inline=1)",
+                            "content": {
+                                "message/rfc822": {"schema": {"type": "string"}},
+                                "text/plain": {"schema": {"type": "string"}},
+                            },
+                        },
                         "400": _BAD,
                         "404": _NOT_FOUND,
                     },
