@@ -136,6 +136,16 @@ class Inbox:
     def _request(self, request: Request) -> None:
         self.requests.append(request.url)
 
+    def start_afresh(self) -> None:
+        """Close the tabs the page opened and forget what was recorded (the errors were
+        checked already): for the next case of a battery that shares this page."""
+        for page in self.page.context.pages:
+            if page is not self.page:
+                page.close()
+        for record in (self.dialogs, self.console, self.requests, self.popups, self.errors):
+            record.clear()
+        self.page.bring_to_front()
+
     # -- navigation ----------------------------------------------------------------------
 
     def goto(self, path: str = "/") -> Inbox:

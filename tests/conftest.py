@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import smtplib
 import urllib.error
 import urllib.request
@@ -18,9 +19,51 @@ from catcher.server import Catcher
 from catcher.settings import Settings
 
 DATA = Path(__file__).parent / "data"
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+# The shared corpus of real-world mail (hundreds of .eml files from other projects' tests).
+# It lives outside the repository: CATCHER_CORPUS names it, else ../shared/corpus beside the clone.
+CORPUS_VARIABLE = "CATCHER_CORPUS"
+CORPUS = Path(
+    os.environ.get(CORPUS_VARIABLE) or Path(__file__).resolve().parents[2] / "shared" / "corpus"
+)
+CORPUS_MISSING = f"shared corpus not found at {CORPUS}"
 
 TEST_SETTINGS = Settings(smtp_port=0, http_port=0)
+
+
+def corpus_files() -> list[Path]:
+    """Every message in the shared corpus, or none when it is not there."""
+    return sorted(CORPUS.rglob("*.eml")) if CORPUS.is_dir() else []
+
+
+def corpus_params() -> list[Any]:
+    """One parameter per corpus message (id ``corpus/<path>``), or a single skipped one
+    that the terminal summary counts when the corpus cannot be found."""
+    files = corpus_files()
+    if not files:
+        return [pytest.param(None, id="corpus", marks=pytest.mark.skip(reason=CORPUS_MISSING))]
+    return [pytest.param(p, id=f"corpus/{p.relative_to(CORPUS).as_posix()}") for p in files]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # A test taking ``corpus_message`` runs once per message of the shared corpus.
+    if "corpus_message" in metafunc.fixturenames:
+        metafunc.parametrize("corpus_message", corpus_params())
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if corpus_files():
+        return
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if CORPUS_MISSING in str(getattr(report, "longrepr", ""))
+    ]
+    terminalreporter.write_sep("=", "shared corpus missing", yellow=True, bold=True)
+    terminalreporter.write_line(
+        f"{CORPUS_MISSING} (or it holds no .eml files): {len(skipped)} corpus tests not run "
+        f"(each stands for every message in it); set {CORPUS_VARIABLE} to its directory."
+    )
 
 
 @pytest.fixture(scope="session")

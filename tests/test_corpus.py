@@ -12,19 +12,16 @@ import pytest
 from catcher.message import part_content
 from catcher.server import Catcher
 
-from .conftest import CORPUS, DATA, smtp_client
+from .conftest import DATA, corpus_params, smtp_client
 
 
-def messages() -> list[Path]:
-    found = sorted(DATA.rglob("*.eml"))
-    if CORPUS.is_dir():
-        found += sorted(CORPUS.rglob("*.eml"))
-    return found
-
-
-def ids(path: Path) -> str:
-    base = DATA if path.is_relative_to(DATA) else CORPUS
-    return ("data/" if base == DATA else "corpus/") + path.relative_to(base).as_posix()
+def messages() -> list[object]:
+    """tests/data, then the shared corpus (a skipped parameter, counted, when it is missing)."""
+    data = [
+        pytest.param(path, id=f"data/{path.relative_to(DATA).as_posix()}")
+        for path in sorted(DATA.rglob("*.eml"))
+    ]
+    return data + corpus_params()
 
 
 def as_a_client_sends(raw: bytes) -> bytes:
@@ -60,7 +57,7 @@ def test_corpus_is_found() -> None:
     assert len(list(DATA.rglob("*.eml"))) >= 30, "tests/data lost its messages"
 
 
-@pytest.mark.parametrize("path", messages(), ids=ids)
+@pytest.mark.parametrize("path", messages())
 def test_round_trip(catcher: Catcher, path: Path) -> None:
     sent = as_a_client_sends(path.read_bytes())
     with smtp_client(catcher) as client:

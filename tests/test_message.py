@@ -18,7 +18,6 @@ import catcher.message
 from catcher.message import Address, Parsed, Part, addresses_text, parse, part_content
 
 DATA = Path(__file__).parent / "data"
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 PNG = b"\x89PNG\r\n\x1a\n"
 JPEG = b"\xff\xd8\xff"
@@ -780,13 +779,9 @@ def test_every_data_message(path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_every_corpus_message() -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"the shared corpus is not at {CORPUS}")
-    paths = sorted(CORPUS.rglob("*.eml"))
-    assert paths
-    for path in paths:
-        check_everything(path.read_bytes())
+def test_every_corpus_message(corpus_message: Path) -> None:
+    # Parametrized by conftest.py, once per message in the shared corpus (CATCHER_CORPUS).
+    check_everything(corpus_message.read_bytes())
 
 
 def stdlib_view(raw: bytes) -> tuple[str, str | None] | None:

@@ -1,7 +1,14 @@
-"""The pytest plugin, used as users use it: pytest run on generated test files (pytester)."""
+"""The pytest plugin, used as users use it: pytest run on generated test files (pytester).
+
+The runs made here load only the plugins they use (``PYTEST_DISABLE_PLUGIN_AUTOLOAD`` and
+``-p``): autoloading every installed plugin (schemathesis, hypothesis, anyio) costs seconds
+per run, each xdist worker again. ``test_the_entry_point_loads_the_plugin_and_starts_nothing``
+lets pytest find catcher through its ``pytest11`` entry point, as users get it.
+"""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import pty
@@ -48,11 +55,19 @@ def send(mailbox, to="ada@example.com", subject="Welcome", text="Hello.\\n", htm
 """
 
 
+# What every run here is given: the plugin, explicitly (autoloading is off), and no cache.
+PLUGIN = ("-p", "catcher.pytest_plugin", "-p", "no:cacheprovider")
+# pytest-xdist, also explicitly, with two workers.
+XDIST = ("-p", "xdist.plugin", "-n", "2")
+
+
 @pytest.fixture(autouse=True)
-def not_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Runs made here are not xdist workers, even when this suite runs under xdist."""
+def inner_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs made here are not xdist workers, even when this suite runs under xdist, and
+    load only the plugins they name."""
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
 
 
 @pytest.fixture
@@ -82,12 +97,22 @@ def clean_env() -> dict[str, str]:
     return env
 
 
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """pytest in this process (fast; the server stack is already imported)."""
+    return pytester.runpytest_inprocess(*PLUGIN, *args)
+
+
+def run_subprocess(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """pytest in a fresh interpreter: for xdist, Django, imports and standard input."""
+    return pytester.runpytest_subprocess(*PLUGIN, *args)
+
+
 # -- the documented example ------------------------------------------------------------------
 
 
 def test_docs_pytest_example_runs(project: pytest.Pytester) -> None:
     project.makepyfile(test_signup=docs_block("# test_signup.py"))
-    result = project.runpytest("-p", "no:cacheprovider")
+    result = run(project)
     result.assert_outcomes(passed=1)
 
 
@@ -97,7 +122,7 @@ def test_readme_pytest_example_runs(project: pytest.Pytester) -> None:
     assert blocks, "README.md has no pytest example (a ```python block starting '# test_x.py')"
     for source, name in blocks:
         project.makepyfile(**{name: source})
-    result = project.runpytest("-p", "no:cacheprovider")
+    result = run(project)
     result.assert_outcomes(passed=len(blocks))
 
 
@@ -116,7 +141,7 @@ def test_docs_django_example_runs(pytester: pytest.Pytester) -> None:
     )
     pytester.makeconftest(setup + conftest)
     pytester.makepyfile(test_password_reset=docs_block("# test_password_reset.py"))
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = run_subprocess(pytester)
     result.assert_outcomes(passed=1)
 
 
@@ -167,7 +192,7 @@ def test_messages_addresses_bodies_headers_and_attachments(project: pytest.Pytes
             assert email.html == "" and email.attachments == () and email.cc == ()
         """
     )
-    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    run(project).assert_outcomes(passed=2)
 
 
 def test_each_test_starts_with_an_empty_mailbox(project: pytest.Pytester) -> None:
@@ -192,7 +217,7 @@ def test_each_test_starts_with_an_empty_mailbox(project: pytest.Pytester) -> Non
             )
         """
     )
-    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=3)
+    run(project).assert_outcomes(passed=3)
 
 
 def test_links_and_codes(project: pytest.Pytester) -> None:
@@ -246,7 +271,7 @@ def test_links_and_codes(project: pytest.Pytester) -> None:
             assert mailbox.wait_for().code() == "581922"
         """
     )
-    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=3)
+    run(project).assert_outcomes(passed=3)
 
 
 def test_wait_for_walks_through_arrivals(project: pytest.Pytester) -> None:
@@ -292,7 +317,7 @@ def test_wait_for_walks_through_arrivals(project: pytest.Pytester) -> None:
             assert first.subject == "bulk 0"
         """
     )
-    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=3)
+    run(project).assert_outcomes(passed=3)
 
 
 def test_assert_sent_and_not_sent(project: pytest.Pytester) -> None:
@@ -315,7 +340,7 @@ def test_assert_sent_and_not_sent(project: pytest.Pytester) -> None:
                 mailbox.assert_sent(count=0)
         """
     )
-    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    run(project).assert_outcomes(passed=1)
 
 
 def test_settings_helpers(project: pytest.Pytester) -> None:
@@ -345,7 +370,7 @@ def test_settings_helpers(project: pytest.Pytester) -> None:
             assert mailbox.assert_sent(subject="via flask").recipients == ("b@x.test",)
         """
     )
-    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    run(project).assert_outcomes(passed=1)
 
 
 def test_catcher_settings_can_be_overridden(project: pytest.Pytester) -> None:
@@ -376,7 +401,7 @@ def test_catcher_settings_can_be_overridden(project: pytest.Pytester) -> None:
             mailbox.assert_sent(subject="authed")
         """
     )
-    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    run(project).assert_outcomes(passed=1)
 
 
 # -- failure output -------------------------------------------------------------------------------
@@ -393,7 +418,7 @@ def test_wait_for_timeout_says_what_is_in_the_mailbox(project: pytest.Pytester) 
             mailbox.wait_for(to="bob@example.com", subject="Welcome", timeout=0.2)
         """
     )
-    result = project.runpytest("-p", "no:cacheprovider")
+    result = run(project)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -429,7 +454,7 @@ def test_assert_failures_are_readable(project: pytest.Pytester) -> None:
             mailbox.assert_not_sent(to="bob")
         """
     )
-    result = project.runpytest("-p", "no:cacheprovider")
+    result = run(project)
     result.assert_outcomes(failed=3)
     result.stdout.fnmatch_lines(
         [
@@ -466,7 +491,7 @@ def test_a_failing_test_shows_its_mail(project: pytest.Pytester) -> None:
             send(mailbox, subject="Not shown")
         """
     )
-    result = project.runpytest("-p", "no:cacheprovider")
+    result = run(project)
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(
         [
@@ -491,18 +516,31 @@ def test_importing_the_plugin_imports_no_server() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, env=clean_env())
 
 
-def test_a_run_that_never_asks_starts_nothing(pytester: pytest.Pytester) -> None:
+def test_the_entry_point_loads_the_plugin_and_starts_nothing(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Autoloading on, as for users; only other distributions' plugins are turned off, so
+    # what is imported is catcher's doing (and the run is not seconds slower).
+    monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    others = [
+        ("-p", f"no:{entry.name}")
+        for entry in importlib.metadata.entry_points(group="pytest11")
+        if entry.dist is None or entry.dist.name != "catcher"
+    ]
     pytester.makepyfile(
         """
         import sys, threading
 
-        def test_plain():
-            assert "catcher.pytest_plugin" in sys.modules  # loaded, but nothing started
+        def test_plain(pytestconfig):
+            # Registered under its pytest11 entry point's name, not loaded by -p.
+            plugin = pytestconfig.pluginmanager.get_plugin("catcher")
+            assert plugin is sys.modules["catcher.pytest_plugin"], plugin
+            # Loaded, but nothing started.
             assert not [m for m in ("flask", "aiosmtpd", "cheroot") if m in sys.modules]
             assert not [t.name for t in threading.enumerate() if t.name.startswith("catcher")]
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *sum(others, ()))
     result.assert_outcomes(passed=1)
 
 
@@ -527,7 +565,7 @@ def test_each_xdist_worker_has_its_own_catcher(project: pytest.Pytester) -> None
             Path({str(out)!r}, str(n)).write_text(line)
         """
     )
-    result = project.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result = run_subprocess(project, *XDIST)
     result.assert_outcomes(passed=8)
     seen = {}
     for path in out.iterdir():
@@ -550,13 +588,13 @@ def test_fixed_ports_from_ini(project: pytest.Pytester) -> None:
             assert mailbox.smtp_port == {free}
         """
     )
-    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    run(project).assert_outcomes(passed=1)
 
 
 def test_bad_or_shared_ports_are_refused(project: pytest.Pytester) -> None:
     project.makeini("[pytest]\ncatcher_http_port = web\n")
     project.makepyfile("def test_port(mailbox):\n    pass\n")
-    result = project.runpytest("-p", "no:cacheprovider")
+    result = run(project)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         ["*catcher_http_port: expected a port number from 0 to 65535, got 'web'*"]
@@ -564,7 +602,7 @@ def test_bad_or_shared_ports_are_refused(project: pytest.Pytester) -> None:
 
     pytest.importorskip("xdist")
     project.makeini("[pytest]\ncatcher_smtp_port = 2525\n")
-    result = project.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result = run_subprocess(project, *XDIST)
     result.stdout.fnmatch_lines(
         ["*catcher_smtp_port = 2525 cannot be shared by 2 pytest-xdist workers*"]
     )
@@ -587,7 +625,7 @@ def test_after(mailbox):
 
 def test_keep_on_failure_never_waits_without_a_terminal(project: pytest.Pytester) -> None:
     project.makepyfile(test_keep=FAILING)
-    result = project.runpytest_subprocess("--catcher-keep-on-failure", "-p", "no:cacheprovider")
+    result = run_subprocess(project, "--catcher-keep-on-failure")
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(
         [
@@ -603,9 +641,7 @@ def test_keep_on_failure_never_waits_without_a_terminal(project: pytest.Pytester
 def test_keep_on_failure_under_xdist_says_why_not(project: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     project.makepyfile(test_keep=FAILING)
-    result = project.runpytest_subprocess(
-        "-n", "2", "--catcher-keep-on-failure", "-p", "no:cacheprovider"
-    )
+    result = run_subprocess(project, *XDIST, "--catcher-keep-on-failure")
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(
         ["inbox: http://127.0.0.1:* (not kept: an xdist worker cannot wait*"]
@@ -616,12 +652,16 @@ def test_keep_on_failure_serves_the_failed_tests_mail_until_enter(project: pytes
     project.makepyfile(test_keep=FAILING)
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "--catcher-keep-on-failure", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", *PLUGIN, "--catcher-keep-on-failure"],
         cwd=project.path,
         stdin=terminal,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env={**clean_env(), "PYTHONPATH": str(project.path)},
+        env={
+            **clean_env(),
+            "PYTHONPATH": str(project.path),
+            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        },
     )
     os.close(terminal)
     output = b""
