@@ -11,8 +11,10 @@ from typing import Any
 from cheroot import wsgi
 
 from catcher import __version__
+from catcher.indexer import Indexer
 from catcher.settings import Settings, hostport
 from catcher.smtp import SMTPServer, make_tls_context
+from catcher.state import ServerStatus
 from catcher.store import MessageStore
 from catcher.web import create_app
 
@@ -102,49 +104,6 @@ class _HTTPServer:
             self._thread.join(timeout=10)
 
 
-class _Indexer:
-    """Builds summaries and search text in the background whenever SMTP goes quiet.
-
-    Messages are stored unparsed so intake stays fast; without this, the first search
-    after a burst of mail would parse all of it (seconds for ten thousand messages). Work
-    starts only after ``QUIET`` seconds without a change and stops as soon as one comes,
-    so it never competes with a sender.
-    """
-
-    QUIET = 0.2
-
-    def __init__(self, store: MessageStore, stopping: threading.Event) -> None:
-        self.store = store
-        self.stopping = stopping
-        self._thread = threading.Thread(target=self._run, name="catcher-indexer", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def join(self) -> None:
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        seq = 0
-        while not self.stopping.is_set():
-            if self.store.seq == seq:
-                self.store.events_after(seq, timeout=1.0)  # sleeps until something happens
-                continue
-            # Wait until nothing has happened for QUIET seconds, then index newest first.
-            # Polling the counter, not waking on every change, leaves a burst of mail the
-            # GIL: waking per message cost 10-30% more CPU per message, more under load.
-            seq = self.store.seq
-            while not self.stopping.wait(self.QUIET) and self.store.seq != seq:
-                seq = self.store.seq
-            if self.stopping.is_set():
-                return
-            for message in self.store.query(limit=len(self.store) or 1).messages:
-                if self.stopping.is_set() or self.store.seq != seq:
-                    break
-                if not message.indexed:
-                    message.summary  # noqa: B018 (builds and keeps the index)
-
-
 class Catcher:
     """A running mail catcher: ``with Catcher(Settings(smtp_port=0, http_port=0)) as c: ...``.
 
@@ -155,14 +114,11 @@ class Catcher:
 
     def __init__(self, settings: Settings | None = None, store: MessageStore | None = None) -> None:
         self.settings = settings or Settings()
-        self.store = store or MessageStore(
-            max_messages=self.settings.max_messages, max_bytes=self.settings.max_bytes
-        )
+        self.store = store or MessageStore(self.settings)
         self.started_at = 0.0
-        self.stopping = threading.Event()
         self._smtp: SMTPServer | None = None
         self._http: _HTTPServer | None = None
-        self._indexer: _Indexer | None = None
+        self._indexer: Indexer | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -174,7 +130,7 @@ class Catcher:
         self._smtp = SMTPServer(self.store, settings, tls)
         self._smtp.start()
         try:
-            app = create_app(self.store, settings, self.status, stopping=self.stopping)
+            app = create_app(self.store, settings, self.status)
             self._http = _HTTPServer(
                 app, settings.http_host, settings.http_port, settings.http_threads
             )
@@ -182,20 +138,20 @@ class Catcher:
         except BaseException:
             self._smtp.stop()
             raise
-        self._indexer = _Indexer(self.store, self.stopping)
+        self._indexer = Indexer(self.store)
         self._indexer.start()
         self.started_at = time.monotonic()
         return self
 
     def stop(self) -> None:
-        self.stopping.set()
+        """Stop SMTP (nothing new arrives), end every wait and event stream, stop HTTP."""
         if self._smtp is not None:
             self._smtp.stop()
-        self.store.wake_waiters()
+        self.store.close()
         if self._http is not None:
             self._http.stop()
         if self._indexer is not None:
-            self._indexer.join()
+            self._indexer.stop()
 
     def __enter__(self) -> Catcher:
         return self.start()
@@ -243,17 +199,17 @@ class Catcher:
             host = "127.0.0.1"
         return f"http://{host}:{port}"
 
-    def status(self) -> dict[str, object]:
+    def status(self) -> ServerStatus:
         """Liveness and counters for /api/health and /api/stats."""
         smtp, http = self._smtp, self._http
-        return {
-            "smtp": smtp is not None and smtp.alive(),
-            "http": http is not None and http.alive(),
-            "smtp_accepted": smtp.stats.accepted if smtp else 0,
-            "smtp_rejected": smtp.stats.rejected if smtp else 0,
-            "smtp_connections": smtp.stats.connections if smtp else 0,
-            "smtp_address": hostport(*smtp.address) if smtp and smtp.address else None,
-            "event_loop": smtp.loop_name if smtp else "",
-            "uptime": round(time.monotonic() - self.started_at, 3) if self.started_at else 0.0,
-            "version": __version__,
-        }
+        return ServerStatus(
+            smtp_up=smtp is not None and smtp.alive(),
+            http_up=http is not None and http.alive(),
+            smtp_accepted=smtp.stats.accepted if smtp else 0,
+            smtp_rejected=smtp.stats.rejected if smtp else 0,
+            smtp_connections=smtp.stats.connections if smtp else 0,
+            smtp_address=hostport(*smtp.address) if smtp and smtp.address else None,
+            event_loop=smtp.loop_name if smtp else "",
+            uptime=round(time.monotonic() - self.started_at, 3) if self.started_at else 0.0,
+            version=__version__,
+        )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 MB = 1024 * 1024
 
 EventLoop = Literal["auto", "asyncio", "uvloop"]
+EVENT_LOOPS: tuple[EventLoop, ...] = get_args(EventLoop)
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": MB, "g": 1024 * MB}
@@ -26,6 +27,14 @@ def parse_size(text: str, *, key: str = "size") -> int:
         raise SettingError(f"{key}: {text!r} is not a size (examples: 1024, 512K, 50MB, 1G)")
     unit = (match.group(2) or "").lower()[:1]
     return int(match.group(1)) * _UNITS[unit]
+
+
+def format_size(size: int) -> str:
+    """The shortest exact ``parse_size`` spelling of a byte count: ``50MB``, ``512K``, ``1000``."""
+    for suffix, unit in (("G", 1024 * MB), ("MB", MB), ("K", 1024)):
+        if size and size % unit == 0:
+            return f"{size // unit}{suffix}"
+    return str(size)
 
 
 def hostport(host: str, port: int) -> str:
@@ -94,9 +103,9 @@ class Settings:
             raise SettingError("tls_cert and tls_key: give both or neither")
         if self.require_tls and not self.starttls:
             raise SettingError("require_tls: needs STARTTLS, which is turned off")
-        if self.event_loop not in ("auto", "asyncio", "uvloop"):
+        if self.event_loop not in EVENT_LOOPS:
             raise SettingError(
-                f"event_loop: expected auto, asyncio or uvloop, got {self.event_loop!r}"
+                f"event_loop: expected one of {', '.join(EVENT_LOOPS)}, got {self.event_loop!r}"
             )
         for origin in self.cors_origins:
             if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
@@ -110,4 +119,5 @@ def _check_port(name: str, value: int) -> None:
         raise SettingError(f"{name}: {value} is not a port number (0-65535; 0 picks a free port)")
 
 
-SETTING_NAMES = tuple(f.name for f in fields(Settings))
+DEFAULTS = Settings()
+"""The default of every setting, for the CLI's options and help."""

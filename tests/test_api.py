@@ -330,7 +330,7 @@ def test_wait_answers_soon_after_the_250(catcher: Catcher, http: Http) -> None:
 
 
 def _has_waiter(catcher: Catcher) -> bool:
-    return bool(catcher.store._cond._waiters)  # type: ignore[attr-defined]
+    return catcher.store.waiting > 0
 
 
 def test_wait_times_out_with_408(http: Http) -> None:
@@ -371,7 +371,7 @@ def test_openapi_lists_exactly_the_routes(catcher: Catcher, http: Http) -> None:
     app_routes: set[tuple[str, str]] = set()
     from catcher.web import create_app
 
-    app = create_app(catcher.store, catcher.settings)
+    app = create_app(catcher.store, catcher.settings, catcher.status)
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/"):
             continue

@@ -7,6 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from catcher.cli import main
+from catcher.server import Catcher
 from catcher.settings import Settings
 from catcher.store import MessageStore
 from catcher.web import create_app
@@ -37,7 +38,7 @@ def test_every_setting_has_an_option() -> None:
 
 
 def test_every_api_route_is_in_the_readme() -> None:
-    app = create_app(MessageStore(), Settings())
+    app = create_app(MessageStore(), Settings(), Catcher().status)
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/"):
             continue

@@ -8,6 +8,8 @@ from email.message import EmailMessage
 from email.policy import SMTP
 
 from catcher.message import Delivery, Envelope
+from catcher.parsing import parse
+from catcher.settings import Settings
 from catcher.store import Filter, MessageStore
 
 DELIVERY = Delivery(client_address="127.0.0.1", helo="test", tls=False, auth_user=None)
@@ -38,7 +40,7 @@ def add(store: MessageStore, subject: str, rcpts: tuple[str, ...] = ("rcpt@examp
 
 
 def subjects(store: MessageStore, flt: Filter | None = None, **kw) -> list[str]:  # type: ignore[no-untyped-def]
-    return [m.parsed.subject for m in store.query(flt, **kw).messages]
+    return [parse(m.raw).subject for m in store.query(flt, **kw).messages]
 
 
 def test_ids_increase_and_queries_are_newest_first() -> None:
@@ -79,7 +81,7 @@ def test_filters_match_envelope_headers_subject_and_free_text() -> None:
 
 
 def test_count_cap_evicts_oldest_first_and_counts_it() -> None:
-    store = MessageStore(max_messages=3, max_bytes=0)
+    store = MessageStore(Settings(max_messages=3, max_bytes=0))
     for i in range(5):
         add(store, f"m{i}")
     assert subjects(store) == ["m4", "m3", "m2"]
@@ -89,7 +91,7 @@ def test_count_cap_evicts_oldest_first_and_counts_it() -> None:
 
 def test_byte_cap_evicts_oldest_first() -> None:
     size = len(raw_email("m0"))
-    store = MessageStore(max_messages=0, max_bytes=size * 3)
+    store = MessageStore(Settings(max_messages=0, max_bytes=size * 3))
     for i in range(6):
         add(store, f"m{i}")
     assert subjects(store) == ["m5", "m4", "m3"]
@@ -97,7 +99,7 @@ def test_byte_cap_evicts_oldest_first() -> None:
 
 
 def test_zero_caps_keep_everything() -> None:
-    store = MessageStore(max_messages=0, max_bytes=0)
+    store = MessageStore(Settings(max_messages=0, max_bytes=0))
     for _ in range(2500):
         store.add(b"Subject: x\r\n\r\n", Envelope("", ("a@b",)), DELIVERY)
     assert len(store) == 2500 and store.stats().evicted == 0
@@ -133,7 +135,7 @@ def test_wait_for_returns_existing_match_at_once() -> None:
     add(store, "already here", to="x@example.com")
     started = time.monotonic()
     found = store.wait_for(Filter(to="x@example.com"), timeout=5)
-    assert found is not None and found.parsed.subject == "already here"
+    assert found is not None and parse(found.raw).subject == "already here"
     assert time.monotonic() - started < 1
 
 
@@ -148,7 +150,7 @@ def test_wait_for_wakes_on_arrival_and_skips_non_matching() -> None:
     add(store, "the one", to="target@example.com")
     waiting.join(10)
     assert not waiting.is_alive()
-    assert [m.parsed.subject for m in result] == ["the one"]  # type: ignore[attr-defined]
+    assert [parse(m.raw).subject for m in result] == ["the one"]  # type: ignore[attr-defined]
 
 
 def test_wait_for_since_walks_arrivals_in_order_and_times_out() -> None:
@@ -163,7 +165,7 @@ def test_wait_for_since_walks_arrivals_in_order_and_times_out() -> None:
 
 
 def test_events_feed_replays_and_reports_gaps() -> None:
-    store = MessageStore(max_messages=2)
+    store = MessageStore(Settings(max_messages=2))
     assert store.events_after(0, timeout=0) == ([], True)
     first = add(store, "one")
     add(store, "two")
@@ -183,7 +185,7 @@ def test_events_feed_replays_and_reports_gaps() -> None:
 
 
 def test_many_threads_add_and_read_without_losing_anything() -> None:
-    store = MessageStore(max_messages=0)
+    store = MessageStore(Settings(max_messages=0))
     writers, each = 8, 250
 
     def write(n: int) -> None:
@@ -218,20 +220,20 @@ def test_free_text_in_html_only_mail_sees_text_not_markup() -> None:
 
 
 def test_the_indexer_builds_summaries_once_intake_goes_quiet() -> None:
-    from catcher.server import _Indexer
+    from catcher.indexer import Indexer
 
-    store = MessageStore(max_messages=0)
-    stopping = threading.Event()
-    indexer = _Indexer(store, stopping)
+    store = MessageStore(Settings(max_messages=0))
+    indexer = Indexer(store)
     indexer.start()
     try:
         messages = [add(store, f"m{i}") for i in range(300)]
+        assert store.unindexed == 300
         deadline = time.monotonic() + 30
         # Polled like any eventually-true condition; the indexer signals nothing itself.
-        while not all(m.indexed for m in messages) and time.monotonic() < deadline:
-            stopping.wait(0.02)
-        assert all(m.indexed for m in messages)
-        assert messages[0].summary.subject == "m0"
+        while store.unindexed and time.monotonic() < deadline:
+            store.events_after(store.seq, timeout=0.02)
+        assert store.unindexed == 0
+        assert store.summary(messages[0]).subject == "m0"
     finally:
-        stopping.set()
-        indexer.join()
+        store.close()
+        indexer.stop()
