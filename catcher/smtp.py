@@ -3,43 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import datetime as dt
+import functools
 import ipaddress
-import re
 import socket
 import ssl
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AnyStr
+from typing import Any
 
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session
 from aiosmtpd.smtp import Envelope as SMTPEnvelope
 
 from catcher.message import Delivery, Envelope
 from catcher.settings import Settings
+from catcher.smtp_protocol import CatcherSMTP, SMTPStats
 from catcher.store import MessageStore
 
 __all__ = ["SMTPServer", "SMTPStats", "make_tls_context"]
-
-
-@dataclass(slots=True)
-class SMTPStats:
-    """Counters kept by the handler; read without a lock (plain ints, one writer thread)."""
-
-    accepted: int = 0
-    rejected: int = 0  # replies of 4xx or 5xx, for any command
-    connections: int = 0
-
-
-# A MAIL FROM / RCPT TO path of the plain <local@domain> form, as nearly every client sends.
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_PLAIN_PATH = re.compile(
-    rf"[ \t]*<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(?![ \t]*\()[ \t]*"
-)
 
 
 class Handler:
@@ -176,138 +159,6 @@ def _self_signed(hostname: str) -> tuple[bytes, bytes]:
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
-def _protocol_factory(
-    handler: Handler,
-    settings: Settings,
-    tls_context: ssl.SSLContext | None,
-    implicit_tls: bool,
-    loop: asyncio.AbstractEventLoop,
-    live: set[SMTP],
-) -> Callable[[], SMTP]:
-    limit = settings.max_command_length
-    line_limit = settings.max_message_size + 2
-
-    class CatcherSMTP(SMTP):
-        # Real-world mail carries lines far longer than RFC 5321's 1000 octets; a long
-        # line only counts against the message size cap.
-        line_length_limit = line_limit
-        command_size_limit = limit
-
-        def __init__(self) -> None:
-            super().__init__(
-                handler,
-                data_size_limit=settings.max_message_size,
-                enable_SMTPUTF8=True,
-                hostname=settings.hostname,
-                ident="catcher ESMTP",
-                tls_context=None if implicit_tls else tls_context,
-                require_starttls=settings.require_tls and not implicit_tls,
-                timeout=settings.smtp_timeout,
-                auth_require_tls=False,
-                authenticator=make_authenticator(settings.smtp_auth),
-                loop=loop,
-            )
-            # Set after __init__, which warns (and logs, per connection) when AUTH is
-            # required without TLS; plain-text AUTH is what a local catcher is for.
-            self._auth_required = settings.smtp_auth is not None
-            # aiosmtpd keeps these per class and grows them on every EHLO; keep our own.
-            self.command_size_limits = collections.defaultdict(lambda: limit)
-
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            if self.transport is None:
-                live.add(self)
-                handler.stats.connections += 1
-            super().connection_made(transport)
-
-        def connection_lost(self, error: Exception | None) -> None:
-            live.discard(self)
-            super().connection_lost(error)
-
-        async def push(self, status: AnyStr) -> None:
-            code = status[:1]
-            if code in ("4", "5", b"4", b"5"):
-                handler.stats.rejected += 1
-            await super().push(status)
-
-        def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
-            # aiosmtpd runs every path through the email header parser and defines a
-            # typing.Protocol class on each call: about 45 us an address, near half the
-            # CPU a 2 KB message costs. A plain <local@domain> needs neither; anything
-            # else goes the long way.
-            match = _PLAIN_PATH.match(arg)
-            if match is None:
-                return super()._getaddr(arg)
-            address = match.group(1)
-            if self.local_part_limit and address.index("@") > self.local_part_limit:
-                return None, None
-            return address, arg[match.end() :]
-
-        async def smtp_DATA(self, arg: str) -> None:
-            # aiosmtpd reads DATA a line at a time: an await, two joins and a debug log
-            # per line, about 2 ms for 100 KB. Reading up to each ".<CRLF>" instead takes
-            # one await for most messages; a dot that follows a CRLF (or opens the data)
-            # ends it. Replies, the size cap (552 once all is read) and dot-unstuffing
-            # are as aiosmtpd's; a single line over the stream limit gets that 552 too,
-            # not aiosmtpd's 500, since catcher's limit is the message size.
-            if await self.check_helo_needed():
-                return
-            if await self.check_auth_needed("DATA"):
-                return
-            assert self.envelope is not None
-            if not self.envelope.rcpt_tos:
-                await self.push("503 Error: need RCPT command")
-                return
-            if arg:
-                await self.push("501 Syntax: DATA")
-                return
-            await self.push("354 End data with <CR><LF>.<CR><LF>")
-            reader = self._reader
-            size_limit = self.data_size_limit
-            chunks: list[bytes] = []
-            size = 0
-            too_much = False
-            before = b"\r\n"  # the two bytes before the next chunk: data opens a line
-            while True:
-                try:
-                    chunk = await reader.readuntil(b".\r\n")
-                    head = chunk if len(chunk) >= 5 else before + chunk
-                    ended = head[-5:-3] == b"\r\n"
-                except asyncio.CancelledError:
-                    self._writer.close()  # the connection was lost during DATA
-                    raise
-                except asyncio.LimitOverrunError as error:
-                    chunk = await reader.readexactly(error.consumed)
-                    ended = False
-                size += len(chunk)
-                if not too_much:
-                    if size_limit and size - 3 > size_limit:
-                        too_much = True
-                        chunks.clear()
-                    else:
-                        chunks.append(chunk)
-                if ended:
-                    break
-                before = chunk[-2:] if len(chunk) >= 2 else (before + chunk)[-2:]
-            if too_much:
-                await self.push("552 Error: Too much mail data")
-                self._set_post_data_state()  # type: ignore[no-untyped-call]
-                return
-            data = b"".join(chunks)[:-3]
-            if data[:1] == b".":
-                data = data[1:]
-            original_content = data.replace(b"\r\n.", b"\r\n")
-            content: str | bytes = original_content
-            if self._decode_data:
-                content = original_content.decode("utf-8", errors="surrogateescape")
-            self.envelope.content = content
-            self.envelope.original_content = original_content
-            status = await self._call_handler_hook("DATA")
-            self._set_post_data_state()  # type: ignore[no-untyped-call]
-            await self.push("250 OK" if status is MISSING else status)
-
-    return CatcherSMTP
-
-
 def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
     """A fresh event loop: uvloop when asked for, or when installed and ``auto``."""
     if choice in ("auto", "uvloop"):
@@ -387,23 +238,34 @@ class SMTPServer:
     async def _listen(self) -> None:
         loop = asyncio.get_running_loop()
         settings = self.settings
-        factory = _protocol_factory(
-            self.handler, settings, self.tls_context, False, loop, self._live
-        )
+        factory = self._protocol_factory(loop, implicit_tls=False)
         servers = await _create_servers(loop, factory, settings.smtp_host, settings.smtp_port, None)
         self._servers += servers
         self.address = _bound(servers[0])
         if settings.smtps_port is not None:
             if self.tls_context is None:
                 raise RuntimeError("smtps_port: implicit TLS needs TLS, which is turned off")
-            factory = _protocol_factory(
-                self.handler, settings, self.tls_context, True, loop, self._live
-            )
+            factory = self._protocol_factory(loop, implicit_tls=True)
             servers = await _create_servers(
                 loop, factory, settings.smtp_host, settings.smtps_port, self.tls_context
             )
             self._servers += servers
             self.smtps_address = _bound(servers[0])
+
+    def _protocol_factory(
+        self, loop: asyncio.AbstractEventLoop, *, implicit_tls: bool
+    ) -> Callable[[], SMTP]:
+        return functools.partial(
+            CatcherSMTP,
+            self.handler,
+            self.settings,
+            tls_context=self.tls_context,
+            implicit_tls=implicit_tls,
+            authenticator=make_authenticator(self.settings.smtp_auth),
+            loop=loop,
+            live=self._live,
+            stats=self.stats,
+        )
 
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and bool(self._servers)

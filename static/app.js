@@ -132,8 +132,7 @@ async function deleteAll() {
     announce(`Could not delete: ${error.message}`);
   }
   if (view.message) closeMessage();
-  list.offset = 0;
-  await list.load();
+  await list.reset();
   scheduleStats();
 }
 $("#confirm-cancel").addEventListener("click", () => confirmDialog.close("cancel"));
@@ -212,11 +211,16 @@ function setConnection(state) {
 }
 
 connect({
-  onStatus: setConnection,
+  onStatus(state) {
+    setConnection(state);
+    // No stream yet: show the mail anyway; the stream's hello reloads when it opens.
+    if (state === "offline" && !list.loaded) list.load();
+  },
   onEvent(kind, data) {
     switch (kind) {
       case "hello":
-        // Whatever arrived before the stream (re)opened is in a fresh page.
+        // The list's one load at start, and its catch-up after a reconnect. Loading after
+        // the stream opened leaves no gap: mail stored since then comes as events too.
         list.load();
         scheduleStats(0);
         break;
@@ -233,8 +237,7 @@ connect({
         break;
       case "clear":
         if (view.message) closeMessage("All messages were deleted.");
-        list.offset = 0;
-        list.load();
+        list.reset();
         scheduleStats();
         break;
       case "read":
@@ -395,7 +398,7 @@ bindKeys({
 window.addEventListener("hashchange", route);
 narrow.addEventListener("change", () => list.syncCursor());
 setInterval(() => refreshTimes(), 30_000);
-list.load();
+// The list loads when the event stream says hello (above), not here as well.
 route();
 scheduleStats(0);
 document.documentElement.classList.add("ready");

@@ -2,77 +2,107 @@
 
 import { h } from "./dom.js";
 
+/** Focus where arrows, Enter and Home belong to us rather than to the focused control. */
+function navigable(el) {
+  return el === document.body || el === document.documentElement || !el
+    || el.closest("#list") !== null || el.matches(".subject, .message-pane, .placeholder");
+}
+
+/** As navigable, but not on a link: a focused row is a link and opens itself on Enter. */
+function navigableNotLink(el) {
+  return navigable(el) && !el?.closest?.("a");
+}
+
+/**
+ * Each entry: keys as the help dialog shows them ("Shift+" for a modifier); the action
+ * they call; and where needed
+ *   when     {key: test(focused element)}: that key acts only where the test passes,
+ *            so arrows, Enter and Home stay with other controls;
+ *   args     one argument per key, in order, for the action;
+ *   inSearch the action instead while typing in the search box (other keys type there).
+ * A key in no entry is left alone.
+ */
 export const SHORTCUTS = [
-  { keys: ["j", "↓"], action: "next", help: "Next (older) message" },
-  { keys: ["k", "↑"], action: "previous", help: "Previous (newer) message" },
-  { keys: ["Enter", "o"], action: "open", help: "Open the selected message" },
-  { keys: ["Esc"], action: "back", help: "Back to the list; leave the search box" },
+  { keys: ["j", "↓"], action: "next", when: { "↓": navigable }, help: "Next (older) message" },
+  { keys: ["k", "↑"], action: "previous", when: { "↑": navigable }, help: "Previous (newer) message" },
+  { keys: ["Enter", "o"], action: "open", when: { Enter: navigableNotLink }, help: "Open the selected message" },
+  { keys: ["Esc"], action: "back", inSearch: "leaveSearch", help: "Back to the list; leave the search box" },
   { keys: ["Delete", "#"], action: "delete", help: "Delete the selected message" },
   { keys: ["Shift+Delete"], action: "deleteAll", help: "Delete all (or all matching), after asking" },
   { keys: ["u"], action: "toggleRead", help: "Mark read / unread" },
   { keys: ["/"], action: "search", help: "Search (from: to: subject: and free text)" },
-  { keys: ["1", "2", "3", "4", "5"], action: "tab", help: "HTML, Text, Source, Headers, Parts" },
+  { keys: ["1", "2", "3", "4", "5"], action: "tab", args: [0, 1, 2, 3, 4], help: "HTML, Text, Source, Headers, Parts" },
   { keys: ["b"], action: "remote", help: "Block or show remote content in this message" },
-  { keys: ["g", "Home"], action: "first", help: "First message on the page" },
-  { keys: ["[", "]"], action: "page", help: "Newer / older page" },
+  { keys: ["g", "Home"], action: "first", when: { Home: navigable }, help: "First message on the page" },
+  { keys: ["[", "]"], action: "page", args: [-1, 1], help: "Newer / older page" },
   { keys: ["?"], action: "help", help: "Show these shortcuts" },
 ];
+
+// The help dialog's names for keys whose event.key is spelled otherwise.
+const KEY_VALUES = { "↓": "ArrowDown", "↑": "ArrowUp", Esc: "Escape" };
+
+/** "Shift+Delete" -> "Shift+Delete", "↓" -> "ArrowDown": the lookup key for a table key. */
+function eventName(shown) {
+  const shift = shown.startsWith("Shift+");
+  const name = shift ? shown.slice("Shift+".length) : shown;
+  return `${shift ? "Shift+" : ""}${KEY_VALUES[name] ?? name}`;
+}
+
+/** Lookup key -> {action, inSearch, args, when} for every key in the table. */
+const BINDINGS = new Map();
+for (const entry of SHORTCUTS) {
+  if (entry.args && entry.args.length !== entry.keys.length) {
+    throw new Error(`shortcut ${entry.action}: one argument per key`);
+  }
+  entry.keys.forEach((shown, i) => {
+    const name = eventName(shown);
+    if (BINDINGS.has(name)) throw new Error(`shortcut key ${shown} is listed twice`);
+    BINDINGS.set(name, {
+      action: entry.action,
+      inSearch: entry.inSearch ?? null,
+      args: entry.args ? [entry.args[i]] : [],
+      when: entry.when?.[shown] ?? null,
+    });
+  });
+}
+
+/**
+ * The binding for a keydown, if any. Shift is part of printable keys (# and ? need it on
+ * many layouts), so an unshifted binding answers with Shift held too, unless the table
+ * binds the shifted key itself (Shift+Delete).
+ */
+function bindingFor(event) {
+  return (event.shiftKey && BINDINGS.get(`Shift+${event.key}`)) || BINDINGS.get(event.key) || null;
+}
 
 function isEditable(el) {
   return el instanceof HTMLElement && (el.isContentEditable || el.matches("input, textarea, select"));
 }
 
-/** Where arrows and Enter belong to us rather than to the focused control. */
-function isNavigable(el) {
-  return el === document.body || el === document.documentElement || !el
-    || el.closest("#list") !== null || el.matches(".subject, .message-pane, .placeholder");
-}
-
-/** actions: {next, previous, open, back, delete, deleteAll, toggleRead, search, tab(i), remote, first, page(d), help}. */
+/** actions: one function per action named in SHORTCUTS; tab(i) and page(d) take their args. */
 export function bindKeys(actions) {
+  // A table entry without its action fails now, not on the first key press.
+  for (const entry of SHORTCUTS) {
+    for (const name of [entry.action, entry.inSearch]) {
+      if (name && typeof actions[name] !== "function") throw new Error(`no action for shortcut ${name}`);
+    }
+  }
   document.addEventListener("keydown", (event) => {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
     if (document.querySelector("dialog[open]")) return; // the dialog has the keyboard
+    const binding = bindingFor(event);
+    if (!binding) return;
     const target = event.target;
-    const key = event.key;
+    let action = binding.action;
     if (isEditable(target)) {
-      if (key === "Escape" && target.id === "search") {
-        event.preventDefault();
-        actions.leaveSearch();
-      }
+      // Typing fields keep their keys; only the search box gives some up.
+      if (target.id !== "search" || !binding.inSearch) return;
+      action = binding.inSearch;
+    } else if (binding.when && !binding.when(target)) {
       return;
     }
-    const nav = isNavigable(target);
-    let handled = true;
-    switch (key) {
-      case "j": actions.next(); break;
-      case "k": actions.previous(); break;
-      case "ArrowDown": if (nav) actions.next(); else handled = false; break;
-      case "ArrowUp": if (nav) actions.previous(); else handled = false; break;
-      case "Enter":
-        // A focused row is a link and opens itself; other controls keep Enter.
-        if (nav && !target.closest?.("a")) actions.open(); else handled = false;
-        break;
-      case "o": actions.open(); break;
-      case "Escape": actions.back(); break;
-      case "Delete":
-      case "Backspace":
-        if (event.shiftKey) actions.deleteAll(); else actions.delete();
-        break;
-      case "#": actions.delete(); break;
-      case "u": actions.toggleRead(); break;
-      case "/": actions.search(); break;
-      case "b": actions.remote(); break;
-      case "g": actions.first(); break;
-      case "Home": if (nav) actions.first(); else handled = false; break;
-      case "[": actions.page(-1); break;
-      case "]": actions.page(1); break;
-      case "?": actions.help(); break;
-      default:
-        if (/^[1-5]$/.test(key)) actions.tab(Number(key) - 1);
-        else handled = false;
-    }
-    if (handled) event.preventDefault();
+    event.preventDefault();
+    actions[action](...binding.args);
   });
 }
 

@@ -38,7 +38,7 @@ export class MessageList {
     });
     pager.newer.addEventListener("click", () => this.page(-1));
     pager.older.addEventListener("click", () => this.page(1));
-    banner.addEventListener("click", () => this.goNewest());
+    banner.addEventListener("click", () => this.reset());
   }
 
   // -- loading ---------------------------------------------------------------------
@@ -103,10 +103,13 @@ export class MessageList {
     return true;
   }
 
-  goNewest() {
+  /** Back to the first page and reload it (after a clear, or to see the newest mail). */
+  reset() {
+    // A cursor from another page means nothing on the first; on the first, load() keeps it
+    // where it was (or on the row that took its place).
+    if (this.offset !== 0) this.cursorId = null;
     this.offset = 0;
-    this.cursorId = null;
-    this.load();
+    return this.load();
   }
 
   // -- rendering -----------------------------------------------------------------------

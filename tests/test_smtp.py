@@ -410,3 +410,51 @@ def test_unusual_addresses_take_the_full_parser(catcher: Catcher) -> None:
     envelopes = [m.envelope for m in reversed(catcher.store.query().messages)]
     assert [e.mail_from for e in envelopes] == ['"quoted local"@example.com', "plain@example.com"]
     assert envelopes[0].rcpt_tos == ("user+tag@sub.example.org", "bare@example.net")
+
+
+def test_stats_count_each_session_once_even_across_starttls(
+    make_catcher: Callable[..., Catcher],
+) -> None:
+    catcher = make_catcher()
+    with smtp_client(catcher) as client:
+        client.ehlo()
+        # STARTTLS makes aiosmtpd call connection_made a second time on the same session.
+        client.starttls(context=tls_client_context())
+        client.ehlo()
+        assert client.rcpt("b@example.com")[0] == 503
+        assert client.docmd("NOSUCH")[0] == 500
+        client.send_message(make_email(subject="counted"))
+    with smtp_client(catcher) as client:
+        assert client.mail("a@example.com")[0] == 503  # no HELO yet
+    status = catcher.status()
+    counts = {name: status[f"smtp_{name}"] for name in ("connections", "rejected", "accepted")}
+    assert counts == {"connections": 2, "rejected": 3, "accepted": 1}
+
+
+@pytest.mark.parametrize("greeting", ["HELO", "EHLO"])
+def test_command_line_cap_is_catchers_own_after_helo_and_ehlo(
+    make_catcher: Callable[..., Catcher], greeting: str
+) -> None:
+    # aiosmtpd's own caps are 512 (548 for MAIL after EHLO) and, through its stream limit,
+    # 1001; catcher's is its setting (plus 36 for MAIL after EHLO), held per session
+    # rather than in aiosmtpd's class-wide dict.
+    catcher = make_catcher(max_command_length=2000)
+    with smtp_client(catcher) as client:
+        assert client.docmd(greeting, "client.test")[0] == 250
+        assert client.docmd("MAIL FROM:<" + "a" * 1970 + "@example.com>")[0] == 250
+        client.rset()
+        assert client.docmd("MAIL FROM:<" + "a" * 2100 + "@example.com>")[0] == 500
+
+
+@pytest.mark.parametrize("event_loop", ["asyncio", "auto"])
+def test_stop_drops_open_sessions(make_catcher: Callable[..., Catcher], event_loop: str) -> None:
+    # uvloop closes a closed loop's connections itself; asyncio leaves them open.
+    catcher = make_catcher(event_loop=event_loop)
+    with socket.create_connection(catcher.smtp_address, timeout=10) as sock:
+        with sock.makefile("rb") as replies:
+            assert replies.readline().startswith(b"220")
+            sock.sendall(b"EHLO idle.test\r\n")
+            while replies.readline()[3:4] == b"-":
+                pass
+            catcher.stop()
+            assert replies.read() == b""  # closed by the server, not left to time out

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -25,7 +25,7 @@ except ImportError:  # the chromium fixture skips, or fails under CATCHER_REQUIR
     expect = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Route
+    from playwright.sync_api import Request, Route
 
     from tests.browser import Inbox
 
@@ -236,11 +236,32 @@ def test_the_event_stream_reconnects_by_itself(
     page.route("**/api/events*", refuse)
     page.goto(catcher.url)
     expect(page.locator("#conn")).to_have_attribute("data-state", "offline")
+    expect(page.locator(".empty-list")).to_contain_text("No mail yet")  # the list, stream or not
     page.unroute("**/api/events*")
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")
     assert refusals
     send(catcher, make_email(subject="After the outage"))
     expect(inbox.row("After the outage")).to_be_visible()
+
+
+@pytest.mark.browser
+def test_the_list_loads_once_at_start(catcher: Catcher, open_inbox: Callable[..., Inbox]) -> None:
+    inbox = open_inbox(None)
+    page = inbox.page
+    loads: list[str] = []
+
+    def record(request: Request) -> None:
+        if request.method == "GET" and urlsplit(request.url).path == "/api/messages":
+            loads.append(request.url)
+
+    page.on("request", record)
+    inbox.goto()
+    expect(page.locator(".empty-list")).to_contain_text("No mail yet")
+    # Requests are reported in the order they are made: once this one is in, so is any load
+    # the start made.
+    with page.expect_request(f"{catcher.url}/static/icon.svg?after-start"):
+        page.evaluate("fetch('/static/icon.svg?after-start')")
+    assert len(loads) == 1, loads
 
 
 @pytest.mark.browser
@@ -652,6 +673,236 @@ def test_keyboard_shortcuts(catcher: Catcher, inbox: Inbox, http: Http) -> None:
     expect(help_dialog).to_contain_text("Next (older) message")
     keys.press("Escape")
     expect(help_dialog).to_be_hidden()
+
+
+@pytest.mark.browser
+def test_backspace_deletes_nothing_and_delete_still_does(
+    catcher: Catcher, inbox: Inbox, http: Http
+) -> None:
+    send(catcher, make_email(subject="Backspaced"))
+    send(catcher, make_email(subject="Deleted"))
+    deleted = message_id(http, "Deleted")
+    page = inbox.page
+    deletes: list[str] = []
+    page.on("request", lambda r: deletes.append(r.url) if r.method == "DELETE" else None)
+    cursor = page.locator("#list a.row.cursor .subject")
+    inbox.row("Backspaced").focus()
+    expect(cursor).to_have_text("Backspaced")
+    page.keyboard.press("Backspace")
+    inbox.row("Deleted").focus()
+    expect(cursor).to_have_text("Deleted")
+    page.keyboard.press("Delete")
+    expect(inbox.row("Deleted")).to_have_count(0)
+    # Requests are reported in the order they are made, so a DELETE from Backspace is in.
+    assert deletes == [f"{catcher.url}/api/messages/{deleted}"]
+    expect(inbox.row("Backspaced")).to_be_visible()
+    assert [m["subject"] for m in http.get("/api/messages")["messages"]] == ["Backspaced"]
+
+
+@pytest.mark.browser
+def test_keys_not_in_the_help_table_are_left_alone(
+    catcher: Catcher, inbox: Inbox, http: Http
+) -> None:
+    send(catcher, make_email(subject="Untouched"))
+    page = inbox.page
+    inbox.row("Untouched").focus()
+    # Runs after the inbox's handler (on document), so it sees whether that took the key.
+    page.evaluate(
+        """() => {
+          window.__keys = [];
+          window.addEventListener("keydown", (e) => {
+            if (e.key !== "Shift") __keys.push([e.key, e.defaultPrevented]);
+          });
+        }"""
+    )
+    # (what is pressed, the event.key it makes)
+    strangers = [
+        ("Backspace", "Backspace"),
+        ("Shift+Backspace", "Backspace"),
+        ("x", "x"),
+        ("Shift+J", "J"),
+        ("Shift+U", "U"),
+        ("End", "End"),
+        ("0", "0"),
+        ("6", "6"),
+    ]
+    for press, _ in strangers:
+        page.keyboard.press(press)
+    page.keyboard.press("g")  # in the table: taken
+    taken = [[key, False] for _, key in strangers] + [["g", True]]
+    assert page.evaluate("window.__keys") == taken
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    expect(inbox.row("Untouched")).to_have_class(re.compile(r"\bunread\b"))
+    assert http.get("/api/messages")["total"] == 1
+
+
+# The help dialog's names for keys that Playwright spells otherwise.
+PLAYWRIGHT_KEYS = {"↓": "ArrowDown", "↑": "ArrowUp", "Esc": "Escape"}
+TABS = ["html", "text", "source", "headers", "parts"]
+
+
+@pytest.mark.browser
+def test_every_key_in_the_help_dialog_does_what_it_says(
+    catcher: Catcher, open_inbox: Callable[..., Inbox], http: Http
+) -> None:
+    """Read the table the help dialog shows, press each of its keys, see each one work."""
+    envelope = Envelope("filler@example.com", ("rcpt@example.com",))
+    delivery = Delivery("127.0.0.1", "localhost", False, None)
+    for n in range(60):  # more than a page, for [ and ]
+        raw = f"From: filler@example.com\r\nSubject: Filler {n}\r\n\r\nBody {n}\r\n".encode()
+        catcher.store.add(raw, envelope, delivery)
+    send_rich(catcher, subject="Key rich")  # the newest: first on the page
+    inbox = open_inbox()
+    page = inbox.page
+    keys = page.keyboard
+    help_dialog = page.locator("#help-dialog")
+    page.locator("#help-button").click()
+    expect(help_dialog).to_be_visible()
+    table = [
+        (row.locator("kbd").all_inner_texts(), row.locator("td").last.inner_text())
+        for row in help_dialog.locator("tr").all()
+    ]
+    page.locator("#help-close").click()
+    expect(help_dialog).to_be_hidden()
+
+    cursor = page.locator("#list a.row.cursor .subject")
+    heading = page.locator("#message-subject")
+    placeholder = page.locator("#message-pane .placeholder")
+    search = page.locator("#search")
+    info = page.locator("#page-info")
+    unread = re.compile(r"\bunread\b")
+    victims = iter(["Filler 40", "Filler 39"])
+
+    def select(subject: str) -> None:
+        inbox.row(subject).focus()  # a focused row is the cursor
+        expect(cursor).to_have_text(subject)
+
+    def close() -> None:
+        page.locator(".brand").click()  # a link to #/, the list
+        expect(placeholder).to_be_visible()
+
+    def moves_down(key: str) -> None:
+        select("Filler 58")
+        keys.press(key)
+        expect(cursor).to_have_text("Filler 57")
+
+    def moves_up(key: str) -> None:
+        select("Filler 57")
+        keys.press(key)
+        expect(cursor).to_have_text("Filler 58")
+
+    def opens(key: str) -> None:
+        select("Filler 57")
+        # From the page, not the row: a focused row is a link and opens itself.
+        page.evaluate("document.activeElement.blur()")
+        keys.press(key)
+        expect(heading).to_have_text("Filler 57")
+        expect(page).to_have_url(re.compile(r"#/m/\d+$"))
+        close()
+
+    def goes_back(key: str) -> None:
+        inbox.open("Filler 56")
+        keys.press(key)
+        expect(placeholder).to_be_visible()
+        expect(page).to_have_url(re.compile(r"#/$"))
+        search.focus()
+        keys.press(key)
+        expect(search).not_to_be_focused()
+
+    def deletes(key: str) -> None:
+        victim = next(victims)
+        select(victim)
+        keys.press(key)
+        expect(inbox.row(victim)).to_have_count(0)
+        assert http.get(f"/api/messages?subject={quote(victim)}")["matched"] == 0
+
+    def asks_to_delete_all(key: str) -> None:
+        total = http.get("/api/messages")["total"]
+        # The count the dialog quotes is the list's, refreshed just after a deletion.
+        expect(page.locator("#list-status")).to_have_text(f"{total} messages")
+        select("Filler 55")
+        keys.press(key)
+        confirm = page.locator("#confirm-dialog")
+        expect(confirm).to_be_visible()
+        expect(confirm).to_contain_text(f"All {total} messages will be deleted")
+        page.locator("#confirm-cancel").click()
+        expect(confirm).to_be_hidden()
+        assert http.get("/api/messages")["total"] == total
+
+    def toggles_read(key: str) -> None:
+        select("Filler 54")
+        expect(inbox.row("Filler 54")).to_have_class(unread)
+        keys.press(key)
+        expect(inbox.row("Filler 54")).not_to_have_class(unread)
+
+    def searches(key: str) -> None:
+        select("Filler 54")
+        keys.press(key)
+        expect(search).to_be_focused()
+        expect(search).to_have_value("")
+        search.blur()
+
+    def selects_a_tab(key: str) -> None:
+        inbox.open("Key rich")
+        index = int(key) - 1
+        other = page.locator(f"#tab-{TABS[(index + 1) % len(TABS)]}")
+        other.click()
+        expect(other).to_have_attribute("aria-selected", "true")
+        keys.press(key)
+        expect(page.locator(f"#tab-{TABS[index]}")).to_have_attribute("aria-selected", "true")
+        close()
+
+    def flips_remote(key: str) -> None:
+        inbox.open("Key rich")
+        toggle = page.locator("#remote-toggle")
+        expect(toggle).to_have_attribute("aria-pressed", "false")
+        keys.press(key)
+        expect(toggle).to_have_attribute("aria-pressed", "true")
+        close()
+
+    def goes_to_first(key: str) -> None:
+        select("Filler 50")
+        keys.press(key)
+        expect(cursor).to_have_text("Key rich")
+
+    def turns_the_page(key: str) -> None:
+        if key == "[":
+            page.locator("#page-older").click()
+            expect(info).to_have_text(re.compile(r"^51–"))
+        else:
+            select("Filler 50")
+        keys.press(key)
+        expect(info).to_have_text(re.compile(r"^1–50 of" if key == "[" else r"^51–"))
+        if key == "]":
+            page.locator("#page-newer").click()
+            expect(info).to_have_text(re.compile(r"^1–50 of"))
+
+    def shows_help(key: str) -> None:
+        keys.press(key)
+        expect(help_dialog).to_be_visible()
+        page.locator("#help-close").click()
+        expect(help_dialog).to_be_hidden()
+
+    checks = {
+        "Next (older) message": moves_down,
+        "Previous (newer) message": moves_up,
+        "Open the selected message": opens,
+        "Back to the list; leave the search box": goes_back,
+        "Delete the selected message": deletes,
+        "Delete all (or all matching), after asking": asks_to_delete_all,
+        "Mark read / unread": toggles_read,
+        "Search (from: to: subject: and free text)": searches,
+        "HTML, Text, Source, Headers, Parts": selects_a_tab,
+        "Block or show remote content in this message": flips_remote,
+        "First message on the page": goes_to_first,
+        "Newer / older page": turns_the_page,
+        "Show these shortcuts": shows_help,
+    }
+    assert sorted(text for _, text in table) == sorted(checks), "a shortcut this test does not know"
+    for shown_keys, text in table:
+        assert shown_keys, text
+        for shown in shown_keys:
+            checks[text](PLAYWRIGHT_KEYS.get(shown, shown))
 
 
 @pytest.mark.browser
