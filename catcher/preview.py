@@ -14,8 +14,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from urllib.parse import quote, unquote
 
-from catcher.parsing import Part
-from catcher.parsing.htmltext import Tag, tags
+from catcher.parsing import Part, Tag, tags
 
 __all__ = [
     "PART_POLICY",

@@ -22,7 +22,7 @@ Documented names whose inner workings it relies on:
 - ``line_length_limit``: ``__init__`` makes it the ``StreamReader`` limit, which bounds
   command lines as well as the separator search in DATA;
 - ``smtp_DATA``: replaced whole, so its checks, replies and dot-unstuffing are copied from
-  1.4.6 (without its ``@syntax``, so HELP does not list DATA);
+  1.4.6, and its ``@syntax`` too (``syntax`` is how HELP finds a command);
 - ``connection_made``: STARTTLS calls it a second time with ``transport`` already set;
 - ``eof_received`` and ``connection_lost`` cancel the session task, so a DATA read ends in
   ``CancelledError``, never ``IncompleteReadError``;
@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import AnyStr
 
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, syntax
 
 from catcher.settings import Settings
 
@@ -180,6 +180,7 @@ class CatcherSMTP(SMTP):
             return None, None
         return address, arg[match.end() :]
 
+    @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
         # The checks and replies are aiosmtpd's; the reading is read_data's. A single line
         # over the stream limit gets 552 (the size cap), not aiosmtpd's 500, since catcher's

@@ -21,9 +21,9 @@ EventKind = Literal["new", "delete", "clear", "read"]
 
 # How many events are kept for clients that reconnect with Last-Event-ID.
 EVENT_HISTORY = 10_000
-# Full models of the messages opened most recently are kept up to this many bytes (a
-# person opening one reads it several times: detail, HTML, parts); the rest are parsed
-# again from the raw bytes when asked for.
+# Full models of the messages opened most recently are kept up to this many bytes, and
+# never more than a quarter of the byte cap (a person opening one reads it several times:
+# detail, HTML, parts); the rest are parsed again from the raw bytes when asked for.
 PARSE_CACHE_BYTES = 64 * 1024 * 1024
 
 
@@ -161,7 +161,8 @@ class MessageStore:
         self._messages: OrderedDict[int, Message] = OrderedDict()
         self._index: dict[int, _Index] = {}
         self._unindexed: dict[int, None] = {}  # an ordered set, oldest first
-        self._parsed = _ParseCache(PARSE_CACHE_BYTES)
+        cache = min(PARSE_CACHE_BYTES, self.max_bytes // 4) if self.max_bytes else PARSE_CACHE_BYTES
+        self._parsed = _ParseCache(cache)
         self._read: set[int] = set()
         self._bytes = 0
         self._last_id = 0
@@ -310,9 +311,6 @@ class MessageStore:
         """What a list shows of the message (built on first use, then kept)."""
         return self._indexed(message).summary
 
-    def search_text(self, message: Message) -> SearchText:
-        return self._indexed(message).search
-
     def parsed(self, message: Message) -> Parsed:
         """The full model of the message, from a cache of those opened most recently."""
         found = self._parsed.get(message.id)
@@ -346,6 +344,10 @@ class MessageStore:
     def parse_cache_bytes(self) -> int:
         """Bytes held by the cache of parsed models."""
         return self._parsed.bytes
+
+    @property
+    def parse_cache_limit(self) -> int:
+        return self._parsed.max_bytes
 
     # -- waiting ---------------------------------------------------------------------
 

@@ -427,8 +427,8 @@ def test_stats_count_each_session_once_even_across_starttls(
     with smtp_client(catcher) as client:
         assert client.mail("a@example.com")[0] == 503  # no HELO yet
     status = catcher.status()
-    counts = {name: status[f"smtp_{name}"] for name in ("connections", "rejected", "accepted")}
-    assert counts == {"connections": 2, "rejected": 3, "accepted": 1}
+    counts = (status.smtp_connections, status.smtp_rejected, status.smtp_accepted)
+    assert counts == (2, 3, 1)
 
 
 @pytest.mark.parametrize("greeting", ["HELO", "EHLO"])
@@ -458,3 +458,11 @@ def test_stop_drops_open_sessions(make_catcher: Callable[..., Catcher], event_lo
                 pass
             catcher.stop()
             assert replies.read() == b""  # closed by the server, not left to time out
+
+
+def test_help_lists_every_command_data_included(catcher: Catcher) -> None:
+    with smtp_client(catcher) as client:
+        code, text = client.docmd("HELP")
+        assert code == 250
+        assert set(text.decode().split(":", 1)[1].split()) >= {"DATA", "EHLO", "MAIL", "RCPT"}
+        assert client.docmd("HELP DATA") == (250, b"Syntax: DATA")

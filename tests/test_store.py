@@ -237,3 +237,99 @@ def test_the_indexer_builds_summaries_once_intake_goes_quiet() -> None:
     finally:
         store.close()
         indexer.stop()
+
+
+def _big_text_message(megabytes: int) -> bytes:
+    # One emoji a line: decoded text takes 4 bytes a character, the worst case for memory.
+    line = "x" * 70 + "\N{GRINNING FACE}\r\n"
+    body = line * (megabytes * 1024 * 1024 // len(line.encode()))
+    head = "Subject: big\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    return (head + "Content-Transfer-Encoding: 8bit\r\n\r\n" + body).encode()
+
+
+def test_opened_messages_give_their_memory_back_when_deleted() -> None:
+    import gc
+    import tracemalloc
+
+    store = MessageStore(Settings(max_messages=0, max_bytes=0))
+    raw = _big_text_message(2)
+    tracemalloc.start()
+    try:
+        baseline = tracemalloc.get_traced_memory()[0]
+        for _ in range(3):
+            message = store.add(raw, Envelope("a@b", ("c@d",)), DELIVERY)
+            assert "\N{GRINNING FACE}" in (store.parsed(message).text or "")
+            store.summary(message)
+        del message
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - baseline
+        assert store.parse_cache_bytes > 3 * len(raw), "the opened models are cached"
+        assert held > 3 * len(raw)
+        store.clear()
+        gc.collect()
+        left = tracemalloc.get_traced_memory()[0] - baseline
+    finally:
+        tracemalloc.stop()
+    assert store.parse_cache_bytes == 0
+    assert left < 256 * 1024, f"{left} bytes still held after deleting everything"
+
+
+def test_deleted_and_evicted_messages_leave_the_cache() -> None:
+    store = MessageStore(Settings(max_messages=2, max_bytes=0))
+    first = add(store, "one")
+    store.parsed(first)
+    assert store.parse_cache_bytes > 0
+    second = add(store, "two")
+    store.parsed(second)
+    cached = store.parse_cache_bytes
+    add(store, "three")  # evicts "one"
+    assert 0 < store.parse_cache_bytes < cached
+    assert store.delete(second.id)
+    assert store.parse_cache_bytes == 0
+
+
+def test_the_parse_cache_is_bounded_in_bytes() -> None:
+    store = MessageStore(Settings(max_messages=0, max_bytes=16 * 1024 * 1024))
+    assert store.parse_cache_limit == 4 * 1024 * 1024
+    raw = _big_text_message(1)
+    for _ in range(8):
+        store.parsed(store.add(raw, Envelope("a@b", ("c@d",)), DELIVERY))
+        assert 0 < store.parse_cache_bytes <= store.parse_cache_limit
+
+
+def test_two_stores_keep_their_own_cache() -> None:
+    one, two = MessageStore(), MessageStore()
+    store_message = one.add(raw_email("mine"), Envelope("a@b", ("c@d",)), DELIVERY)
+    one.parsed(store_message)
+    assert one.parse_cache_bytes > 0
+    assert two.parse_cache_bytes == 0
+
+
+def test_closing_the_store_ends_waits_at_once() -> None:
+    store = MessageStore()
+    results: list[object] = []
+    started = threading.Barrier(3)
+
+    def waiter() -> None:
+        started.wait()
+        results.append(store.wait_for(Filter(to="nobody"), timeout=60))
+
+    def streamer() -> None:
+        started.wait()
+        results.append(store.events_after(store.seq, timeout=60))
+
+    threads = [threading.Thread(target=waiter), threading.Thread(target=streamer)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    deadline = time.monotonic() + 10
+    while store.waiting < 2 and time.monotonic() < deadline:
+        threading.Event().wait(0.005)
+    assert store.waiting == 2
+    began = time.monotonic()
+    store.close()
+    for thread in threads:
+        thread.join(10)
+    assert time.monotonic() - began < 1
+    assert sorted(map(repr, results)) == sorted([repr(None), repr(([], True))])
+    assert store.wait_for(timeout=60) is None  # at once: nothing stored, and closed

@@ -7,7 +7,7 @@ Only the standard library: ``mime`` walks the tree, ``charsets`` turns bytes int
 from __future__ import annotations
 
 from catcher.parsing.addresses import Address, addresses_text
-from catcher.parsing.htmltext import Reading, html_text, read_html, snippet
+from catcher.parsing.htmltext import Reading, Tag, html_text, read_html, snippet, tags
 from catcher.parsing.mime import Parsed, Part, parse, part_content, part_contents
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "Parsed",
     "Part",
     "Reading",
+    "Tag",
     "addresses_text",
     "html_text",
     "parse",
@@ -22,4 +23,5 @@ __all__ = [
     "part_contents",
     "read_html",
     "snippet",
+    "tags",
 ]
