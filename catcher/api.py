@@ -178,6 +178,8 @@ def stats() -> ResponseReturnValue:
             "smtp_accepted": status.smtp_accepted,
             "smtp_rejected": status.smtp_rejected,
             "smtp_connections": status.smtp_connections,
+            "smtp_sessions": status.smtp_sessions,
+            "smtp_refused": status.smtp_refused,
             "smtp_address": status.smtp_address,
             "event_loop": status.event_loop,
             "uptime": status.uptime,

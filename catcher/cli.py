@@ -146,6 +146,18 @@ def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
     help="Longest SMTP command line (longer ones get 500).",
 )
 @option(
+    "--smtp-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=DEFAULTS.smtp_timeout,
+    help="Seconds an SMTP session may sit idle before catcher closes it (421).",
+)
+@option(
+    "--max-connections",
+    type=click.IntRange(0),
+    default=DEFAULTS.max_connections,
+    help="Simultaneous SMTP sessions; more get 421 and are closed; 0: no cap.",
+)
+@option(
     "--max-messages",
     type=click.IntRange(0),
     default=DEFAULTS.max_messages,
@@ -207,6 +219,7 @@ def serve(settings: Settings) -> int:
 
     # Installed before anything starts, so a signal that comes early still stops cleanly.
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _allow_open_files(2 * settings.max_connections + 1024)
     catcher = Catcher(settings)
     try:
         try:
@@ -223,6 +236,21 @@ def serve(settings: Settings) -> int:
             signal.signal(sig, handler)
     click.echo("catcher stopped")
     return 0
+
+
+def _allow_open_files(wanted: int) -> None:
+    """Raise the soft limit on open files towards ``wanted`` (a connection is a file)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            pass
 
 
 def _banner(catcher: Catcher, settings: Settings) -> None:

@@ -117,7 +117,7 @@ class Catcher:
 
     def __init__(self, settings: Settings | None = None, store: MessageStore | None = None) -> None:
         self.settings = settings or Settings()
-        self.store = store or MessageStore(self.settings)
+        self.store = store if store is not None else MessageStore(self.settings)
         self.started_at = 0.0
         self._smtp: SMTPServer | None = None
         self._http: _HTTPServer | None = None
@@ -211,6 +211,8 @@ class Catcher:
             smtp_accepted=smtp.stats.accepted if smtp else 0,
             smtp_rejected=smtp.stats.rejected if smtp else 0,
             smtp_connections=smtp.stats.connections if smtp else 0,
+            smtp_sessions=smtp.sessions if smtp else 0,
+            smtp_refused=smtp.stats.refused if smtp else 0,
             smtp_address=hostport(*smtp.address) if smtp and smtp.address else None,
             event_loop=smtp.loop_name if smtp else "",
             uptime=round(time.monotonic() - self.started_at, 3) if self.started_at else 0.0,

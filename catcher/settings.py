@@ -69,6 +69,7 @@ class Settings:
     max_recipients: int = 1000
     max_command_length: int = 4096
     smtp_timeout: float = 300.0
+    max_connections: int = 1000
     max_messages: int = 1000
     max_bytes: int = 512 * MB
     http_auth: tuple[str, str] | None = None
@@ -94,6 +95,10 @@ class Settings:
             raise SettingError(
                 f"max_command_length: must be at least 512 (RFC 5321), "
                 f"got {self.max_command_length}"
+            )
+        if self.max_connections < 0:
+            raise SettingError(
+                f"max_connections: must be 0 (no cap) or more, got {self.max_connections}"
             )
         if self.smtp_timeout <= 0:
             raise SettingError(f"smtp_timeout: must be positive, got {self.smtp_timeout}")

@@ -25,6 +25,8 @@ class ServerStatus:
     smtp_accepted: int
     smtp_rejected: int
     smtp_connections: int
+    smtp_sessions: int
+    smtp_refused: int
     smtp_address: str | None
     event_loop: str
     uptime: float

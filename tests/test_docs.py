@@ -15,7 +15,7 @@ from catcher.web import create_app
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 # Settings with no command-line option: they are for library users (tests, the plugin).
-LIBRARY_ONLY = {"smtp_timeout", "http_threads"}
+LIBRARY_ONLY = {"http_threads"}
 
 
 def test_every_option_is_in_the_settings_table() -> None:
