@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-import logging
 import ipaddress
+import logging
 import socket
 import ssl
 import tempfile
