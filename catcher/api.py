@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
@@ -15,6 +16,7 @@ from werkzeug.routing import BaseConverter
 
 from catcher import preview, wire
 from catcher.message import Message
+from catcher.parked import Changes, Reply, parked_response
 from catcher.parsing import Part, part_content
 from catcher.state import app_state
 from catcher.store import Event, Filter, MessageStore
@@ -106,6 +108,14 @@ def _flag(name: str) -> bool:
     return request.args.get(name) not in (None, "", "0", "false")
 
 
+def json_body() -> object:
+    """The request's JSON body; a 400 when it is missing, malformed or nested too deeply."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        raise BadRequest("JSON body nested too deeply") from None
+
+
 def request_filter() -> Filter:
     """The list filters from the query string: to, from, subject, q, since."""
     return Filter(
@@ -170,6 +180,7 @@ def stats() -> ResponseReturnValue:
             "messages": numbers.count,
             "unread": numbers.unread,
             "bytes": numbers.bytes,
+            "held_bytes": numbers.held_bytes,
             "max_messages": numbers.max_messages,
             "max_bytes": numbers.max_bytes,
             "received": numbers.received,
@@ -180,6 +191,8 @@ def stats() -> ResponseReturnValue:
             "smtp_connections": status.smtp_connections,
             "smtp_sessions": status.smtp_sessions,
             "smtp_refused": status.smtp_refused,
+            "http_connections": status.http_connections,
+            "http_parked": status.http_parked,
             "smtp_address": status.smtp_address,
             "event_loop": status.event_loop,
             "uptime": status.uptime,
@@ -220,12 +233,27 @@ def wait() -> ResponseReturnValue:
     """The first message matching the filters (after ``since``), waiting up to ``timeout`` s."""
     flt = request_filter()
     timeout = _float_param("timeout", 10.0, 0.0, MAX_WAIT)
-    found = store().wait_for(flt, timeout=timeout)
-    if found is not None:
-        return wire.json_response(detail(found))
-    if store().closed:
-        return wire.error(503, "catcher is stopping")
-    return wire.error(408, f"no matching message arrived within {timeout:g} s")
+    the_store = store()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def render(message: Message) -> bytes:
+        with app.app_context():
+            return json.dumps(detail(message)).encode()
+
+    async def produce(changes: Changes) -> AsyncGenerator[bytes | Reply, None]:
+        seq = the_store.seq  # taken before the first look, so nothing slips between
+        found = await changes.call(lambda: the_store.wait_for(flt, timeout=0))
+        if found is None:
+            found = await changes.match(flt, seq, timeout)
+        if found is not None:
+            yield Reply(200, await changes.call(lambda: render(found)))
+        elif changes.closed:
+            yield Reply(503, json.dumps({"error": "catcher is stopping"}).encode())
+        else:
+            text = f"no matching message arrived within {timeout:g} s"
+            yield Reply(408, json.dumps({"error": text}).encode())
+
+    return parked_response(produce, the_store, "application/json")
 
 
 @bp.get("/messages/<ident:ident>")
@@ -238,7 +266,7 @@ def get_message(ident: str) -> ResponseReturnValue:
 def update_message(ident: str) -> ResponseReturnValue:
     """Mark a message read or unread: ``{"read": true}``."""
     message = find(ident)
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict):
         raise BadRequest('expected a JSON object such as {"read": true}')
     unknown = sorted(set(body) - {"read"})
@@ -343,25 +371,26 @@ def events() -> ResponseReturnValue:
         start = int(last)
     else:
         start = the_store.seq
-    # Summaries need the app (its state); build them inside the generator.
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
-    def stream() -> Iterator[bytes]:
-        seq = start
+    def chunk(event: Event) -> bytes | None:
         with app.app_context():
-            hello = {
-                "seq": the_store.seq,
-                "total": len(the_store),
-                "unread": the_store.stats().unread,
-            }
-            yield _sse("hello", hello, seq, retry=2000)
-            if seq > the_store.seq:
-                yield _sse("reset", {"reason": "unknown event id"}, the_store.seq)
-                seq = the_store.seq
-            next_beat = time.monotonic() + heartbeat
-            while not the_store.closed:
-                wait = max(0.0, next_beat - time.monotonic())
-                found, complete = the_store.events_after(seq, timeout=wait)
+            return _event(event)
+
+    async def produce(changes: Changes) -> AsyncGenerator[bytes | Reply, None]:
+        seq = start
+        hello = {"seq": the_store.seq, "total": len(the_store), "unread": the_store.stats().unread}
+        yield _sse("hello", hello, seq, retry=2000)
+        if seq > the_store.seq:
+            yield _sse("reset", {"reason": "unknown event id"}, the_store.seq)
+            seq = the_store.seq
+        next_beat = changes.now() + heartbeat
+        while not changes.closed:
+            current = await changes.after(seq, max(0.0, next_beat - changes.now()))
+            if changes.closed:
+                return
+            if current > seq:
+                found, complete = the_store.events_after(seq, 0)
                 if not complete:
                     # Events were dropped from history: the client must reload.
                     seq = found[-1].seq if found else the_store.seq
@@ -369,14 +398,15 @@ def events() -> ResponseReturnValue:
                     continue
                 for event in found:
                     seq = event.seq
-                    chunk = _event(event)
-                    if chunk is not None:
-                        yield chunk
-                if not found and time.monotonic() >= next_beat and not the_store.closed:
-                    next_beat = time.monotonic() + heartbeat
-                    yield _sse("heartbeat", {"seq": seq, "time": time.time()})
+                    # Every open stream sends the same bytes for an event: build them once.
+                    data = await changes.call(partial(chunk, event), key=("sse", event.seq))
+                    if data is not None:
+                        yield data
+            elif changes.now() >= next_beat:
+                next_beat = changes.now() + heartbeat
+                yield _sse("heartbeat", {"seq": seq, "time": time.time()})
 
-    response = Response(stream(), mimetype="text/event-stream")
+    response = parked_response(produce, the_store, "text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     return response

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 
 from catcher.parsing import Address, Parsed, addresses_text, html_text
 
 __all__ = ["Delivery", "Envelope", "Message", "SearchText", "Summary"]
+
+# Subjects past this length are cut in lists (the message itself has the whole one).
+SUBJECT_LENGTH = 1000
+# Free-text search reads this many characters of a message's text (a hostile message
+# cannot make its index large; addresses are searched whole, and counted against the cap).
+SEARCH_TEXT_LIMIT = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +55,14 @@ class Message:
         return len(self.raw)
 
 
+# A list shows this many addresses of a field, and how many there are in all; the whole
+# list is in the message itself (a header may name tens of thousands).
+LISTED_ADDRESSES = 50
+
+
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """What a list shows of a message: small, so it is kept once built."""
+    """What a list shows of a message: small and bounded, so it is kept once built."""
 
     sender: tuple[Address, ...]
     to: tuple[Address, ...]
@@ -59,17 +71,28 @@ class Summary:
     snippet: str
     attachments: int
     defects: int
+    to_count: int
+    cc_count: int
+
+    @property
+    def held_bytes(self) -> int:
+        """About how much memory this holds (an address is two strings and a tuple)."""
+        addresses = len(self.sender) + len(self.to) + len(self.cc)
+        text = sys.getsizeof(self.subject) + sys.getsizeof(self.snippet)
+        return 200 + text + addresses * 200
 
     @classmethod
     def of(cls, parsed: Parsed) -> Summary:
         return cls(
-            sender=parsed.sender,
-            to=parsed.to,
-            cc=parsed.cc,
-            subject=parsed.subject,
+            sender=parsed.sender[:1],
+            to=parsed.to[:LISTED_ADDRESSES],
+            cc=parsed.cc[:LISTED_ADDRESSES],
+            subject=parsed.subject[:SUBJECT_LENGTH],
             snippet=parsed.snippet,
             attachments=sum(1 for p in parsed.parts if p.is_attachment),
             defects=len(parsed.defects),
+            to_count=len(parsed.to),
+            cc_count=len(parsed.cc),
         )
 
 
@@ -84,7 +107,8 @@ class SearchText:
 
     @classmethod
     def of(cls, envelope: Envelope, parsed: Parsed) -> SearchText:
-        sender = " ".join((envelope.mail_from, addresses_text(parsed.sender))).lower()
+        limit = SEARCH_TEXT_LIMIT
+        sender = " ".join((envelope.mail_from, addresses_text(parsed.sender[:1])))
         recipients = " ".join(
             (
                 " ".join(envelope.rcpt_tos),
@@ -92,9 +116,20 @@ class SearchText:
                 addresses_text(parsed.cc),
                 addresses_text(parsed.bcc),
             )
-        ).lower()
-        subject = parsed.subject.lower()
-        names = " ".join(p.filename for p in parsed.parts if p.filename)
-        body = parsed.text if parsed.text is not None else html_text(parsed.html or "")
+        )
+        subject = parsed.subject[:limit].lower()
+        names = " ".join(p.filename for p in parsed.parts[:1000] if p.filename)[:limit]
+        if parsed.text is not None:
+            body = parsed.text[:limit]
+        else:  # markup without text must not make the reading long either
+            body = html_text((parsed.html or "")[: limit * 8], limit)
+        sender, recipients = sender.lower(), recipients.lower()
         everything = "\n".join((subject, sender, recipients, names.lower(), body.lower()))
         return cls(sender, recipients, subject, everything)
+
+    @property
+    def held_bytes(self) -> int:
+        """About how much memory this holds."""
+        return sum(
+            map(sys.getsizeof, (self.sender, self.recipients, self.subject, self.everything))
+        )

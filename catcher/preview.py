@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from urllib.parse import quote, unquote
 
-from catcher.parsing import Part, Tag, tags
+from catcher.parsing import Part
 
 __all__ = [
     "PART_POLICY",
@@ -46,12 +46,16 @@ _CID = re.compile(r"""cid:([^"'\s)>]+)""", re.IGNORECASE)
 _HEAD = re.compile(r"<head\b[^>]{0,1000}>", re.IGNORECASE)
 _TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 _CHARSET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$%&'+^_`{}~.-]{0,39}$")
-_REMOTE = re.compile(r"""^\s*((?:https?:)?//[^"'\s)>]+)""", re.IGNORECASE)
-_CSS_URL = re.compile(
-    r"""(?:url\(\s*["']?|@import\s+["'])\s*((?:https?:)?//[^"'\s)>]+)""", re.IGNORECASE
+# A tag's name, or a URL the document may load by itself: an attribute that loads what it
+# names (href only on <link>), a srcset list, CSS url() and @import.
+_RESOURCE = re.compile(
+    r"""<(?P<tag>[a-z][a-z0-9:-]{0,40})"""
+    r"""|\b(?P<attr>src|background|poster|data|lowsrc|dynsrc|href)\s*=\s*["']?\s*"""
+    r"""(?P<url>(?:https?:)?//[^"'\s>]+)"""
+    r"""|\bsrcset\s*=\s*["'](?P<srcset>[^"']{0,4000})"""
+    r"""|(?:url\(\s*["']?|@import\s+["'])\s*(?P<css>(?:https?:)?//[^"'\s)>]+)""",
+    re.IGNORECASE,
 )
-# Attributes whose URL the document loads by itself on open (not links a reader clicks).
-_LOADED = frozenset({"src", "background", "poster", "srcset", "data", "lowsrc", "dynsrc"})
 
 
 class PartTokens:
@@ -94,23 +98,29 @@ def open_links_in_new_tab(body: str) -> str:
 
 
 def remote_resources(html: str | None) -> list[str]:
-    """Remote URLs the HTML would load by itself (images, styles, fonts): tracking pixels."""
+    """Remote URLs the HTML would load by itself (images, styles, fonts): tracking pixels.
+
+    One pass of one regular expression, so any input costs time linear in its size; the
+    list is for the reader (the CSP is what blocks), so a tag name is whatever ``<name``
+    came last rather than a full parse.
+    """
     if not html:
         return []
     found: dict[str, None] = {}
-    for token in tags(html):
-        if not isinstance(token, Tag) or token.end:
-            continue
-        for name, value in token.attrs:
-            if name in _LOADED or (name == "href" and token.name == "link"):
-                for candidate in value.split(",") if name == "srcset" else (value,):
-                    match = _REMOTE.match(candidate)
-                    if match:
-                        found.setdefault(match.group(1))
-            elif name == "style":
-                found.update(dict.fromkeys(_CSS_URL.findall(value)))
-        if token.name == "style" and token.raw_text:
-            found.update(dict.fromkeys(_CSS_URL.findall(token.raw_text)))
+    tag = ""
+    for match in _RESOURCE.finditer(html):
+        kind = match.lastgroup
+        if kind == "tag":
+            tag = match.group("tag").lower()
+        elif kind == "url" and (match.group("attr").lower() != "href" or tag == "link"):
+            found.setdefault(match.group("url"))  # (an href elsewhere is a link to click)
+        elif kind == "css":
+            found.setdefault(match.group("css"))
+        elif kind == "srcset":
+            for candidate in match.group("srcset").split(","):
+                url = (candidate.split() or [""])[0]
+                if url.startswith("//") or url.lower().startswith(("http://", "https://")):
+                    found.setdefault(url)
     return list(found)
 
 

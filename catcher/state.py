@@ -27,6 +27,8 @@ class ServerStatus:
     smtp_connections: int
     smtp_sessions: int
     smtp_refused: int
+    http_connections: int
+    http_parked: int
     smtp_address: str | None
     event_loop: str
     uptime: float

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from catcher.memory import release
 from catcher.message import Delivery, Envelope, Message, SearchText, Summary
 from catcher.parsing import Parsed, parse
 from catcher.settings import Settings
@@ -25,6 +26,10 @@ EVENT_HISTORY = 10_000
 # never more than a quarter of the byte cap (a person opening one reads it several times:
 # detail, HTML, parts); the rest are parsed again from the raw bytes when asked for.
 PARSE_CACHE_BYTES = 64 * 1024 * 1024
+# What a stored message costs besides its bytes and index: its record, envelope, slots.
+PER_MESSAGE = 512
+# Freed memory is handed back to the system once this much has been freed.
+RELEASE_AFTER = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +100,9 @@ class StoreStats:
 
     count: int
     bytes: int
+    held_bytes: int
+    index_bytes: int
+    cache_bytes: int
     max_messages: int
     max_bytes: int
     received: int
@@ -107,6 +115,7 @@ class StoreStats:
 class _Index:
     summary: Summary
     search: SearchText
+    size: int
 
 
 class _ParseCache:
@@ -139,6 +148,12 @@ class _ParseCache:
         if entry is not None:
             self.bytes -= entry[1]
 
+    def shrink(self, room: int) -> None:
+        """Drop the least recently used until at most ``room`` bytes are held."""
+        while self._entries and self.bytes > room:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self.bytes -= dropped
+
     def clear(self) -> None:
         self._entries.clear()
         self.bytes = 0
@@ -165,6 +180,9 @@ class MessageStore:
         self._parsed = _ParseCache(cache)
         self._read: set[int] = set()
         self._bytes = 0
+        self._held = 0  # raw bytes, record overheads and index: everything but the cache
+        self._index_bytes = 0
+        self._freed = 0
         self._last_id = 0
         self._received = 0
         self._evicted = 0
@@ -191,10 +209,12 @@ class MessageStore:
             self._messages[message.id] = message
             self._unindexed[message.id] = None
             self._bytes += len(raw)
+            self._held += len(raw) + PER_MESSAGE
             self._received += 1
             self._emit("new", (message.id,))
             self._evict()
             self._cond.notify_all()
+        self._release_freed()
         return message
 
     def delete(self, message_id: int) -> bool:
@@ -207,6 +227,7 @@ class MessageStore:
             self._deleted += 1
             self._emit("delete", (message_id,))
             self._cond.notify_all()
+        self._release_freed()
         return True
 
     def delete_matching(self, flt: Filter) -> tuple[int, ...]:
@@ -225,6 +246,7 @@ class MessageStore:
                 self._deleted += len(deleted)
                 self._emit("delete", tuple(deleted))
                 self._cond.notify_all()
+        self._release_freed()
         return tuple(deleted)
 
     def clear(self) -> tuple[int, ...]:
@@ -236,10 +258,12 @@ class MessageStore:
             self._unindexed.clear()
             self._parsed.clear()
             self._read.clear()
-            self._bytes = 0
+            self._freed += self._held
+            self._bytes = self._held = self._index_bytes = 0
             self._deleted += len(ids)
             self._emit("clear", ids)
             self._cond.notify_all()
+        self._release_freed()
         return ids
 
     def set_read(self, message_id: int, read: bool) -> bool:
@@ -297,6 +321,9 @@ class MessageStore:
             return StoreStats(
                 count=len(self._messages),
                 bytes=self._bytes,
+                held_bytes=self._held + self._parsed.bytes,
+                index_bytes=self._index_bytes,
+                cache_bytes=self._parsed.bytes,
                 max_messages=self.max_messages,
                 max_bytes=self.max_bytes,
                 received=self._received,
@@ -320,7 +347,20 @@ class MessageStore:
         with self._cond:
             if message.id in self._messages:  # never cache a message deleted meanwhile
                 self._parsed.put(message.id, parsed, _held_bytes(parsed))
+                if self.max_bytes:
+                    self._parsed.shrink(self.max_bytes - self._held)
         return parsed
+
+    def is_indexed(self, message_id: int) -> bool:
+        return message_id in self._index
+
+    def index(self, message: Message) -> None:
+        """Build the message's summary and search text now, if not built yet."""
+        self._indexed(message)
+
+    def matches(self, flt: Filter, message: Message) -> bool:
+        """Whether the filter matches the message (indexing it first when it needs to)."""
+        return self._matches(flt, message)
 
     @property
     def unindexed(self) -> int:
@@ -422,6 +462,17 @@ class MessageStore:
             fresh.reverse()
             return fresh, complete
 
+    def wait_changed(self, seq: int, timeout: float | None = None) -> int:
+        """The event number once it is past ``seq``, or as it is after ``timeout`` s or
+        once the store is closed."""
+        with self._cond:
+            self._waiting += 1
+            try:
+                self._cond.wait_for(lambda: self._seq != seq or self._closed, timeout)
+            finally:
+                self._waiting -= 1
+            return self._seq
+
     @property
     def closed(self) -> bool:
         return self._closed
@@ -439,11 +490,15 @@ class MessageStore:
         if found is not None:
             return found
         parsed = self._parsed.get(message.id) or parse(message.raw)
-        built = _Index(Summary.of(parsed), SearchText.of(message.envelope, parsed))
+        summary, search = Summary.of(parsed), SearchText.of(message.envelope, parsed)
+        built = _Index(summary, search, summary.held_bytes + search.held_bytes + 200)
         with self._cond:
-            if message.id in self._messages:  # deleted meanwhile: keep nothing
+            if message.id in self._messages and message.id not in self._index:
                 self._index[message.id] = built
                 self._unindexed.pop(message.id, None)
+                self._held += built.size
+                self._index_bytes += built.size
+                self._evict()
         return built
 
     def _matches(self, flt: Filter, message: Message) -> bool:
@@ -456,17 +511,26 @@ class MessageStore:
         self._events.append(Event(self._seq, kind, ids))
 
     def _forget(self, message: Message) -> None:
+        held = message.size + PER_MESSAGE
+        index = self._index.pop(message.id, None)
+        if index is not None:
+            held += index.size
+            self._index_bytes -= index.size
         self._bytes -= message.size
+        self._held -= held
+        self._freed += held
         self._read.discard(message.id)
-        self._index.pop(message.id, None)
         self._unindexed.pop(message.id, None)
         self._parsed.drop(message.id)
 
     def _evict(self) -> None:
+        """Past a cap, drop cached models first, then the oldest messages."""
+        if self.max_bytes and self._held + self._parsed.bytes > self.max_bytes:
+            self._parsed.shrink(max(0, self.max_bytes - self._held))
         evicted: list[int] = []
         while self._messages and (
             (self.max_messages and len(self._messages) > self.max_messages)
-            or (self.max_bytes and self._bytes > self.max_bytes and len(self._messages) > 1)
+            or (self.max_bytes and self._held > self.max_bytes and len(self._messages) > 1)
         ):
             _, message = self._messages.popitem(last=False)
             self._forget(message)
@@ -474,6 +538,12 @@ class MessageStore:
         if evicted:
             self._evicted += len(evicted)
             self._emit("delete", tuple(evicted))
+
+    def _release_freed(self) -> None:
+        # Outside the lock: handing memory back walks the heap.
+        if self._freed >= RELEASE_AFTER:
+            self._freed = 0
+            release()
 
     def _snapshot(self) -> list[Message]:
         with self._cond:

@@ -92,7 +92,6 @@ class Guard:
         self.any_origin = "*" in self.origins
         self.auth = settings.http_auth
         self.loopback_only = _is_loopback(settings.http_host)
-        self.hostname = settings.hostname.lower()
 
     def check(self) -> ResponseReturnValue | None:
         if self.loopback_only and not self._host_allowed(request.host):
@@ -144,11 +143,7 @@ class Guard:
     def _host_allowed(self, host: str) -> bool:
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
         name = name.strip("[]").lower()
-        return (
-            name in ("localhost", self.hostname)
-            or name.endswith(".localhost")
-            or _is_loopback(name)
-        )
+        return name == "localhost" or name.endswith(".localhost") or _is_loopback(name)
 
     def _authorised(self) -> bool:
         given = request.authorization

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response
 from werkzeug.exceptions import HTTPException
 
-from catcher.message import Message, Summary
+from catcher.message import LISTED_ADDRESSES, Message, Summary
 from catcher.parsing import Address, Parsed, Part
 from catcher.preview import remote_resources
 
@@ -61,11 +61,14 @@ def summary(message: Message, brief: Summary, *, read: bool) -> dict[str, Any]:
         "received_at": iso(message.received_at),
         "envelope": {
             "mail_from": message.envelope.mail_from,
-            "rcpt_to": list(message.envelope.rcpt_tos),
+            "rcpt_to": list(message.envelope.rcpt_tos[:LISTED_ADDRESSES]),
+            "rcpt_count": len(message.envelope.rcpt_tos),
         },
         "from": address(brief.sender[0]) if brief.sender else None,
         "to": [address(a) for a in brief.to],
+        "to_count": brief.to_count,
         "cc": [address(a) for a in brief.cc],
+        "cc_count": brief.cc_count,
         "subject": brief.subject,
         "size": message.size,
         "attachments": brief.attachments,
@@ -81,8 +84,18 @@ def detail(
     """The whole model; URLs start with ``base``, where the API is served."""
     delivery = message.delivery
     here = f"{base}/messages/{message.id}"
+    envelope = message.envelope
     return {
         **summary(message, brief, read=read),
+        # The summary's lists are cut short; the message has them whole.
+        "envelope": {
+            "mail_from": envelope.mail_from,
+            "rcpt_to": list(envelope.rcpt_tos),
+            "rcpt_count": len(envelope.rcpt_tos),
+        },
+        "to": [address(a) for a in parsed.to],
+        "cc": [address(a) for a in parsed.cc],
+        "subject": parsed.subject,
         "smtp": {
             "client_address": delivery.client_address,
             "helo": delivery.helo,

@@ -330,7 +330,7 @@ def test_wait_answers_soon_after_the_250(catcher: Catcher, http: Http) -> None:
 
 
 def _has_waiter(catcher: Catcher) -> bool:
-    return catcher.store.waiting > 0
+    return catcher.status().http_parked > 0
 
 
 def test_wait_times_out_with_408(http: Http) -> None:
@@ -389,7 +389,7 @@ def test_request_bodies_are_capped(catcher: Catcher, http: Http) -> None:
     )
     assert status == 413 and payload["error"]
     status, _, body = http.request("GET", "/api/messages?q=" + "x" * 100_000)
-    assert status == 414 and b"exceeds" in body
+    assert status == 414 and b"exceed 65536 bytes" in body
 
 
 def test_cross_origin_requests_are_refused(catcher: Catcher, http: Http) -> None:

@@ -40,11 +40,11 @@ def test_stop_is_quick_with_event_streams_and_waits_open(
     ]
     for thread in threads:
         thread.start()
-    # A wait is parked once the store counts it; the streams have said hello.
+    # Parked once the front counts them; the streams have said hello as well.
     deadline = time.monotonic() + 20
-    while catcher.store.waiting < STREAMS + WAITS and time.monotonic() < deadline:
+    while catcher.status().http_parked < STREAMS + WAITS and time.monotonic() < deadline:
         threading.Event().wait(0.005)
-    assert catcher.store.waiting >= STREAMS + WAITS  # the indexer may be waiting too
+    assert catcher.status().http_parked == STREAMS + WAITS
     opened.wait()
     began = time.monotonic()
     catcher.stop()
