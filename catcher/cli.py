@@ -168,7 +168,7 @@ def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
     metavar="SIZE",
     callback=_size,
     default=format_size(DEFAULTS.max_bytes),
-    help="Total bytes kept; oldest go first; 0: no cap.",
+    help="Memory held for mail (raw, index, opened models); oldest go first; 0: no cap.",
 )
 @option(
     "--http-auth",

@@ -407,6 +407,13 @@ def test_cross_origin_requests_are_refused(catcher: Catcher, http: Http) -> None
     assert http.json("GET", "/api/messages", headers={"Origin": same})[0] == 200
     status, payload = http.json("GET", "/api/messages", headers={"Host": "attacker.example:8025"})
     assert status == 403 and "attacker.example" in payload["error"]
+    # The SMTP greeting name is not a promise that the name resolves to this machine.
+    status, _ = http.json(
+        "GET", "/api/messages", headers={"Host": f"{catcher.settings.hostname}:80"}
+    )
+    assert status == 403
+    for loopback in ("localhost", "app.localhost", "127.0.0.1", "[::1]"):
+        assert http.json("GET", "/api/health", headers={"Host": f"{loopback}:8025"})[0] == 200
 
 
 def test_cors_allow_list(make_catcher: Callable[..., Catcher]) -> None:
