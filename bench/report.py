@@ -45,7 +45,7 @@ def machine() -> dict[str, Any]:
         "catcher": version,
         "aiosmtpd": package("aiosmtpd"),
         "uvloop": package("uvloop"),
-        "cheroot": package("cheroot"),
+        "h11": package("h11"),
         "flask": package("flask"),
         "load_average_start": list(os.getloadavg()),
     }

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from catcher.client import Client
-    from catcher.testing import Email
+    from catcher.mail import Email
 
 try:
     __version__ = version("catcher")
@@ -19,7 +19,7 @@ __all__ = ["Client", "Email", "__version__"]
 
 # Loaded on first use, so that ``import catcher`` (done by the CLI and by the pytest
 # plugin in every test run) stays light.
-_LAZY = {"Client": "catcher.client", "Email": "catcher.testing"}
+_LAZY = {"Client": "catcher.client", "Email": "catcher.mail"}
 
 
 def __getattr__(name: str) -> Any:

@@ -13,9 +13,12 @@ import click
 
 from catcher import __version__
 from catcher.settings import (
+    DEFAULTS,
+    EVENT_LOOPS,
     MB,
     SettingError,
     Settings,
+    format_size,
     hostport,
     parse_credentials,
     parse_size,
@@ -66,15 +69,32 @@ def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @option(
-    "--smtp-host", default="127.0.0.1", help="Address to accept SMTP on; '::' or 0.0.0.0 for all."
+    "--smtp-host",
+    default=DEFAULTS.smtp_host,
+    help="Address to accept SMTP on; '::' or 0.0.0.0 for all.",
 )
-@option("--smtp-port", default=1025, type=PORT, help="SMTP port; 0 picks a free one (printed).")
 @option(
-    "--smtps-port", type=PORT, default=None, help="Also accept SMTP over implicit TLS (SMTPS) here."
+    "--smtp-port",
+    default=DEFAULTS.smtp_port,
+    type=PORT,
+    help="SMTP port; 0 picks a free one (printed).",
 )
-@option("--http-host", default="127.0.0.1", help="Address to serve the web inbox and API on.")
-@option("--http-port", default=8025, type=PORT, help="HTTP port; 0 picks a free one (printed).")
-@option("--hostname", default="catcher", help="Name the SMTP server greets with.")
+@option(
+    "--smtps-port",
+    type=PORT,
+    default=DEFAULTS.smtps_port,
+    help="Also accept SMTP over implicit TLS (SMTPS) here.",
+)
+@option(
+    "--http-host", default=DEFAULTS.http_host, help="Address to serve the web inbox and API on."
+)
+@option(
+    "--http-port",
+    default=DEFAULTS.http_port,
+    type=PORT,
+    help="HTTP port; 0 picks a free one (printed).",
+)
+@option("--hostname", default=DEFAULTS.hostname, help="Name the SMTP server greets with.")
 @option(
     "--smtp-auth",
     metavar="USER:PASSWORD",
@@ -85,13 +105,13 @@ def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
 @option(
     "--tls/--no-tls",
     "starttls",
-    default=True,
+    default=DEFAULTS.starttls,
     help="Offer STARTTLS (self-signed unless --tls-cert).",
 )
 @option(
     "--require-tls",
     is_flag=True,
-    default=False,
+    default=DEFAULTS.require_tls,
     help="Refuse MAIL until the client has done STARTTLS.",
 )
 @option(
@@ -110,33 +130,45 @@ def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
     "--max-message-size",
     metavar="SIZE",
     callback=_size,
-    default="50MB",
+    default=format_size(DEFAULTS.max_message_size),
     help="Largest message accepted (larger ones get 552); advertised in EHLO SIZE.",
 )
 @option(
     "--max-recipients",
     type=click.IntRange(1),
-    default=1000,
+    default=DEFAULTS.max_recipients,
     help="Most RCPT TO per message (more get 452).",
 )
 @option(
     "--max-command-length",
     type=click.IntRange(512),
-    default=4096,
+    default=DEFAULTS.max_command_length,
     help="Longest SMTP command line (longer ones get 500).",
+)
+@option(
+    "--smtp-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=DEFAULTS.smtp_timeout,
+    help="Seconds an SMTP session may sit idle before catcher closes it (421).",
+)
+@option(
+    "--max-connections",
+    type=click.IntRange(0),
+    default=DEFAULTS.max_connections,
+    help="Simultaneous SMTP sessions; more get 421 and are closed; 0: no cap.",
 )
 @option(
     "--max-messages",
     type=click.IntRange(0),
-    default=1000,
+    default=DEFAULTS.max_messages,
     help="Messages kept; oldest go first; 0: no cap.",
 )
 @option(
     "--max-bytes",
     metavar="SIZE",
     callback=_size,
-    default="512MB",
-    help="Total bytes kept; oldest go first; 0: no cap.",
+    default=format_size(DEFAULTS.max_bytes),
+    help="Memory held for mail (raw, index, opened models); oldest go first; 0: no cap.",
 )
 @option(
     "--http-auth",
@@ -153,8 +185,8 @@ def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
 )
 @option(
     "--event-loop",
-    type=click.Choice(["auto", "asyncio", "uvloop"]),
-    default="auto",
+    type=click.Choice(EVENT_LOOPS),
+    default=DEFAULTS.event_loop,
     help="SMTP event loop; auto uses uvloop when it is installed.",
 )
 @click.version_option(__version__, "-V", "--version", prog_name="catcher")
@@ -187,6 +219,7 @@ def serve(settings: Settings) -> int:
 
     # Installed before anything starts, so a signal that comes early still stops cleanly.
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _allow_open_files(2 * settings.max_connections + 1024)
     catcher = Catcher(settings)
     try:
         try:
@@ -203,6 +236,21 @@ def serve(settings: Settings) -> int:
             signal.signal(sig, handler)
     click.echo("catcher stopped")
     return 0
+
+
+def _allow_open_files(wanted: int) -> None:
+    """Raise the soft limit on open files towards ``wanted`` (a connection is a file)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            pass
 
 
 def _banner(catcher: Catcher, settings: Settings) -> None:

@@ -8,7 +8,7 @@ Standard library only, so a CI script can use it wherever catcher is installed::
     email = client.wait_for(to="ada@example.com", subject="Welcome", timeout=30)
     print(email.link("confirm"))
 
-Messages come back as the same ``catcher.testing.Email`` values the pytest ``mailbox``
+Messages come back as the same ``catcher.mail.Email`` values the pytest ``mailbox``
 fixture gives: each is built from the exact bytes received (``/raw``), parsed locally by
 the same parser, so the two behave identically.
 """
@@ -23,9 +23,9 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
-from catcher.testing import LISTED, Email, MailTimeout
+from catcher.mail import LISTED, Criteria, CriteriaArgs, Email, MailTimeout, listing
 
 __all__ = ["Client", "ClientError"]
 
@@ -68,13 +68,9 @@ class _Summary:
             subject=str(data.get("subject", "")),
         )
 
-    def line(self) -> str:
-        recipients = self.rcpt_to or self.to
-        shown = ", ".join(recipients[:3]) + (
-            f" (+{len(recipients) - 3})" if len(recipients) > 3 else ""
-        )
-        sender = self.sender or self.mail_from or "?"
-        return f"#{self.id} from {sender} to {shown or '?'} {self.subject!r}"
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return self.rcpt_to
 
 
 class Client:
@@ -113,15 +109,7 @@ class Client:
 
     # -- reading
 
-    def messages(
-        self,
-        *,
-        to: str | None = None,
-        sender: str | None = None,
-        subject: str | None = None,
-        text: str | None = None,
-        limit: int = 50,
-    ) -> list[Email]:
+    def messages(self, *, limit: int = 50, **criteria: Unpack[CriteriaArgs]) -> list[Email]:
         """The newest ``limit`` matching messages, in the order they arrived.
 
         Criteria match as the API's filters do: case-insensitive substrings; ``text``
@@ -129,7 +117,7 @@ class Client:
         """
         if limit < 1:
             raise ValueError(f"limit: must be 1 or more, got {limit}")
-        query = _filters(to, sender, subject, text)
+        query = Criteria.of(criteria).query()
         summaries: list[_Summary] = []
         while len(summaries) < limit:
             size = min(PAGE, limit - len(summaries))
@@ -161,14 +149,7 @@ class Client:
         return self._request("GET", f"/api/messages/{_ident(message_id)}/raw")[1]
 
     def wait_for(
-        self,
-        *,
-        to: str | None = None,
-        sender: str | None = None,
-        subject: str | None = None,
-        text: str | None = None,
-        since: int | None = None,
-        timeout: float = 10.0,
+        self, *, since: int | None = None, timeout: float = 10.0, **criteria: Unpack[CriteriaArgs]
     ) -> Email:
         """The oldest matching message no earlier ``wait_for`` of this client returned.
 
@@ -176,7 +157,8 @@ class Client:
         polling. ``since`` skips messages with that id or lower. On timeout raises
         ``MailTimeout`` (an ``AssertionError``) listing what the catcher holds.
         """
-        query = _filters(to, sender, subject, text)
+        wanted = Criteria.of(criteria)
+        query = wanted.query()
         deadline = time.monotonic() + timeout
         cursor = since or 0
         while True:
@@ -199,7 +181,7 @@ class Client:
                         return _email(summary, raw)
                 cursor = summary.id
             elif time.monotonic() >= deadline:
-                raise MailTimeout(self._timeout_text(query, timeout))
+                raise MailTimeout(self._timeout_text(wanted, timeout))
 
     # -- deleting
 
@@ -207,16 +189,9 @@ class Client:
         """Delete one message."""
         self._json("DELETE", f"/api/messages/{_ident(message_id)}")
 
-    def clear(
-        self,
-        *,
-        to: str | None = None,
-        sender: str | None = None,
-        subject: str | None = None,
-        text: str | None = None,
-    ) -> int:
+    def clear(self, **criteria: Unpack[CriteriaArgs]) -> int:
         """Delete every message (only the matching ones, given criteria); how many went."""
-        result = self._json("DELETE", "/api/messages", _filters(to, sender, subject, text))
+        result = self._json("DELETE", "/api/messages", Criteria.of(criteria).query())
         return int(result["deleted"])
 
     # -- HTTP
@@ -264,32 +239,17 @@ class Client:
         except OSError as error:
             raise ClientError(f"lost the connection to catcher at {self.url}: {error}") from None
 
-    def _timeout_text(self, query: dict[str, str], timeout: float) -> str:
-        shown = {"from": "sender", "q": "text"}
-        what = ", ".join(f"{shown.get(k, k)}={v!r}" for k, v in query.items())
+    def _timeout_text(self, wanted: Criteria, timeout: float) -> str:
+        what = str(wanted)
         lines = [f"no message{' ' + what if what else ''} arrived within {timeout:g} s"]
         try:
             page = self._json("GET", "/api/messages", {"limit": LISTED})
         except ClientError as error:
             lines.append(f"(could not list the catcher's messages: {error})")
             return "\n".join(lines)
-        summaries = [_Summary.of(m) for m in page["messages"]]
-        total = int(page["total"])
-        if not total:
-            lines.append(f"the catcher at {self.url} is empty")
-            return "\n".join(lines)
-        lines.append(f"the catcher at {self.url} holds {total} message{'s' if total != 1 else ''}:")
-        if total > len(summaries):
-            lines.append(f"  ... {total - len(summaries)} older not shown")
-        lines.extend(f"  {s.line()}" for s in reversed(summaries))
+        summaries = [_Summary.of(m) for m in reversed(page["messages"])]
+        lines.append(listing(summaries, f"the catcher at {self.url}", int(page["total"])))
         return "\n".join(lines)
-
-
-def _filters(
-    to: str | None, sender: str | None, subject: str | None, text: str | None
-) -> dict[str, str]:
-    given = {"to": to, "from": sender, "subject": subject, "q": text}
-    return {name: value for name, value in given.items() if value}
 
 
 def _ident(message_id: int | str) -> str:

@@ -35,7 +35,7 @@ Options:
 
 A failing test that used ``mailbox`` gets a "Captured mail" section listing its messages.
 
-Importing this module is cheap: the servers (Flask, aiosmtpd, cheroot) are imported only
+Importing this module is cheap: the servers (Flask, aiosmtpd, h11) are imported only
 when a test first asks for a fixture, since pytest loads it in every project where catcher
 is installed.
 """

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 MB = 1024 * 1024
 
 EventLoop = Literal["auto", "asyncio", "uvloop"]
+EVENT_LOOPS: tuple[EventLoop, ...] = get_args(EventLoop)
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": MB, "g": 1024 * MB}
@@ -26,6 +27,14 @@ def parse_size(text: str, *, key: str = "size") -> int:
         raise SettingError(f"{key}: {text!r} is not a size (examples: 1024, 512K, 50MB, 1G)")
     unit = (match.group(2) or "").lower()[:1]
     return int(match.group(1)) * _UNITS[unit]
+
+
+def format_size(size: int) -> str:
+    """The shortest exact ``parse_size`` spelling of a byte count: ``50MB``, ``512K``, ``1000``."""
+    for suffix, unit in (("G", 1024 * MB), ("MB", MB), ("K", 1024)):
+        if size and size % unit == 0:
+            return f"{size // unit}{suffix}"
+    return str(size)
 
 
 def hostport(host: str, port: int) -> str:
@@ -60,6 +69,7 @@ class Settings:
     max_recipients: int = 1000
     max_command_length: int = 4096
     smtp_timeout: float = 300.0
+    max_connections: int = 1000
     max_messages: int = 1000
     max_bytes: int = 512 * MB
     http_auth: tuple[str, str] | None = None
@@ -86,6 +96,10 @@ class Settings:
                 f"max_command_length: must be at least 512 (RFC 5321), "
                 f"got {self.max_command_length}"
             )
+        if self.max_connections < 0:
+            raise SettingError(
+                f"max_connections: must be 0 (no cap) or more, got {self.max_connections}"
+            )
         if self.smtp_timeout <= 0:
             raise SettingError(f"smtp_timeout: must be positive, got {self.smtp_timeout}")
         if self.http_threads < 2:
@@ -94,9 +108,9 @@ class Settings:
             raise SettingError("tls_cert and tls_key: give both or neither")
         if self.require_tls and not self.starttls:
             raise SettingError("require_tls: needs STARTTLS, which is turned off")
-        if self.event_loop not in ("auto", "asyncio", "uvloop"):
+        if self.event_loop not in EVENT_LOOPS:
             raise SettingError(
-                f"event_loop: expected auto, asyncio or uvloop, got {self.event_loop!r}"
+                f"event_loop: expected one of {', '.join(EVENT_LOOPS)}, got {self.event_loop!r}"
             )
         for origin in self.cors_origins:
             if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
@@ -110,4 +124,5 @@ def _check_port(name: str, value: int) -> None:
         raise SettingError(f"{name}: {value} is not a port number (0-65535; 0 picks a free port)")
 
 
-SETTING_NAMES = tuple(f.name for f in fields(Settings))
+DEFAULTS = Settings()
+"""The default of every setting, for the CLI's options and help."""

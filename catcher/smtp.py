@@ -6,15 +6,16 @@ import asyncio
 import datetime as dt
 import functools
 import ipaddress
+import logging
 import socket
 import ssl
 import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session, TLSSetupException
 from aiosmtpd.smtp import Envelope as SMTPEnvelope
 
 from catcher.message import Delivery, Envelope
@@ -23,6 +24,11 @@ from catcher.smtp_protocol import CatcherSMTP, SMTPStats
 from catcher.store import MessageStore
 
 __all__ = ["SMTPServer", "SMTPStats", "make_tls_context"]
+
+log = logging.getLogger("catcher.smtp")
+
+# Connections the kernel queues before we accept them (Linux caps it at somaxconn).
+BACKLOG = 4096
 
 
 class Handler:
@@ -80,6 +86,15 @@ class Handler:
         # Replying only after the message is stored means a client that saw 250
         # can read it from the API at once.
         return f"250 2.0.0 OK queued as {message.id}"
+
+    async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, TLSSetupException):
+            # A client that cannot do TLS is the client's problem: one line, no traceback.
+            cause = error.__cause__ or error
+            log.warning("STARTTLS handshake failed: %s", cause)
+            return "454 4.7.0 TLS not available"
+        log.exception("SMTP session error")
+        return f"451 4.3.0 Error: {type(error).__name__}"
 
 
 def _is_tls(server: SMTP) -> bool:
@@ -254,8 +269,8 @@ class SMTPServer:
 
     def _protocol_factory(
         self, loop: asyncio.AbstractEventLoop, *, implicit_tls: bool
-    ) -> Callable[[], SMTP]:
-        return functools.partial(
+    ) -> Callable[[], asyncio.Protocol]:
+        session = functools.partial(
             CatcherSMTP,
             self.handler,
             self.settings,
@@ -266,6 +281,20 @@ class SMTPServer:
             live=self._live,
             stats=self.stats,
         )
+        most = self.settings.max_connections
+
+        def factory() -> asyncio.Protocol:
+            if most and len(self._live) >= most:
+                self.stats.refused += 1
+                return Refusal(f"421 4.7.0 {self.settings.hostname} Too many connections ({most})")
+            return session()
+
+        return factory
+
+    @property
+    def sessions(self) -> int:
+        """SMTP sessions open right now."""
+        return len(self._live)
 
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and bool(self._servers)
@@ -290,9 +319,21 @@ class SMTPServer:
         thread.join(timeout=10)
 
 
+class Refusal(asyncio.Protocol):
+    """A connection over the cap: a 421 reply and a close, as RFC 5321 4.3.2 allows."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        writer = cast(asyncio.WriteTransport, transport)  # uvloop's is not a subclass
+        writer.write(f"{self.reply}\r\n".encode())
+        writer.close()
+
+
 async def _create_servers(
     loop: asyncio.AbstractEventLoop,
-    factory: Callable[[], SMTP],
+    factory: Callable[[], asyncio.Protocol],
     host: str,
     port: int,
     tls: ssl.SSLContext | None,
@@ -312,13 +353,16 @@ async def _create_servers(
             if port == 0 and len(sockets) > 1:
                 sockaddr = (sockaddr[0], sockets[0].getsockname()[1], *sockaddr[2:])
             sock.bind(sockaddr)
-            sock.listen(128)
             sock.setblocking(False)
     except OSError as error:
         for sock in sockets:
             sock.close()
         raise OSError(error.errno, f"SMTP port {host}:{port}: {error.strerror}") from None
-    return [await loop.create_server(factory, sock=sock, ssl=tls) for sock in sockets]
+    # asyncio listens with a backlog of 100 unless told: a burst of clients (a test suite
+    # starting, a load test) then sees connections refused before we accept them.
+    return [
+        await loop.create_server(factory, sock=sock, ssl=tls, backlog=BACKLOG) for sock in sockets
+    ]
 
 
 def _unique(infos: list[Any]) -> list[Any]:

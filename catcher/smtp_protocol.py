@@ -9,7 +9,8 @@ Private names (leading underscore) it overrides, reads, calls or sets:
 - ``_getaddr`` (overridden, and called for any path the fast path does not take);
 - ``_reader`` and ``_writer`` (set by ``_cb_client_connected``);
 - ``_set_post_data_state()``, ``_call_handler_hook()``, ``_decode_data``;
-- ``_auth_required`` (set after ``__init__``, which warns when it is given there).
+- ``_auth_required`` (set after ``__init__``, which warns when it is given there);
+- ``_timeout_cb`` (extended: an idle session gets a 421 before the close).
 
 Undocumented public names:
 
@@ -22,7 +23,7 @@ Documented names whose inner workings it relies on:
 - ``line_length_limit``: ``__init__`` makes it the ``StreamReader`` limit, which bounds
   command lines as well as the separator search in DATA;
 - ``smtp_DATA``: replaced whole, so its checks, replies and dot-unstuffing are copied from
-  1.4.6 (without its ``@syntax``, so HELP does not list DATA);
+  1.4.6, and its ``@syntax`` too (``syntax`` is how HELP finds a command);
 - ``connection_made``: STARTTLS calls it a second time with ``transport`` already set;
 - ``eof_received`` and ``connection_lost`` cancel the session task, so a DATA read ends in
   ``CancelledError``, never ``IncompleteReadError``;
@@ -38,9 +39,9 @@ import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import AnyStr
+from typing import AnyStr, cast
 
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, syntax
 
 from catcher.settings import Settings
 
@@ -54,7 +55,11 @@ class SMTPStats:
     accepted: int = 0
     rejected: int = 0  # replies of 4xx or 5xx, for any command
     connections: int = 0
+    refused: int = 0  # connections over the cap, answered 421
 
+
+# The most a session holds of one line or one unfinished piece of DATA in its buffer.
+STREAM_LIMIT = 64 * 1024
 
 # A MAIL FROM / RCPT TO path of the plain <local@domain> form, as nearly every client sends.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -124,9 +129,11 @@ class CatcherSMTP(SMTP):
         stats: SMTPStats,
     ) -> None:
         limit = settings.max_command_length
-        # Read by SMTP.__init__, so set first. Real-world mail carries lines far longer
-        # than RFC 5321's 1000 octets; a long line only counts against the message size cap.
-        self.line_length_limit = settings.max_message_size + 2
+        # Read by SMTP.__init__, so set first. It bounds what a session buffers: a command
+        # line is read (and discarded past it) in pieces this big, DATA as well. Real-world
+        # mail carries lines far longer than RFC 5321's 1000 octets: read_data takes them
+        # in pieces, and a long line only counts against the message size cap.
+        self.line_length_limit = max(STREAM_LIMIT, limit + 2)
         self.command_size_limit = limit
         self._live = live
         self._stats = stats
@@ -167,6 +174,13 @@ class CatcherSMTP(SMTP):
             self._stats.rejected += 1
         await super().push(status)
 
+    def _timeout_cb(self) -> None:
+        # aiosmtpd closes an idle session without a word; say why, as servers do.
+        if self.transport is not None and not self.transport.is_closing():
+            transport = cast(asyncio.WriteTransport, self.transport)
+            transport.write(b"421 4.4.2 Idle too long, closing the connection\r\n")
+        super()._timeout_cb()  # type: ignore[no-untyped-call]
+
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         # aiosmtpd runs every path through the email header parser and defines a
         # typing.Protocol class on each call: about 45 us an address, near half the
@@ -180,10 +194,11 @@ class CatcherSMTP(SMTP):
             return None, None
         return address, arg[match.end() :]
 
+    @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
-        # The checks and replies are aiosmtpd's; the reading is read_data's. A single line
-        # over the stream limit gets 552 (the size cap), not aiosmtpd's 500, since catcher's
-        # stream limit is the message size.
+        # The checks and replies are aiosmtpd's; the reading is read_data's, which takes
+        # lines of any length (aiosmtpd answers 500 past its stream limit); only the
+        # message size cap limits them.
         if await self.check_helo_needed():
             return
         if await self.check_auth_needed("DATA"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import OrderedDict, deque
@@ -10,12 +11,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from catcher.message import Delivery, Envelope, Message
+from catcher.memory import release
+from catcher.message import Delivery, Envelope, Message, SearchText, Summary
+from catcher.parsing import Parsed, parse
+from catcher.settings import Settings
+
+__all__ = ["Event", "Filter", "MessageStore", "Page", "StoreStats"]
 
 EventKind = Literal["new", "delete", "clear", "read"]
 
 # How many events are kept for clients that reconnect with Last-Event-ID.
 EVENT_HISTORY = 10_000
+# Full models of the messages opened most recently are kept up to this many bytes, and
+# never more than a quarter of the byte cap (a person opening one reads it several times:
+# detail, HTML, parts); the rest are parsed again from the raw bytes when asked for.
+PARSE_CACHE_BYTES = 64 * 1024 * 1024
+# What a stored message costs besides its bytes and index: its record, envelope, slots.
+PER_MESSAGE = 512
+# Freed memory is handed back to the system once this much has been freed.
+RELEASE_AFTER = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,18 +49,19 @@ class Filter:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.to or self.sender or self.subject or self.text) and self.since is None
+        return not self.needs_content and self.since is None
 
     @property
     def needs_content(self) -> bool:
         return bool(self.to or self.sender or self.subject or self.text)
 
-    def matches(self, message: Message) -> bool:
-        if self.since is not None and message.id <= self.since:
+    def matches(self, message_id: int, search: SearchText | None) -> bool:
+        """Whether the message matches; ``search`` may be None when no text field is set."""
+        if self.since is not None and message_id <= self.since:
             return False
         if not self.needs_content:
             return True
-        search = message.search
+        assert search is not None, "text filters need the message's search text"
         if self.to and self.to.lower() not in search.recipients:
             return False
         if self.sender and self.sender.lower() not in search.sender:
@@ -85,6 +100,9 @@ class StoreStats:
 
     count: int
     bytes: int
+    held_bytes: int
+    index_bytes: int
+    cache_bytes: int
     max_messages: int
     max_bytes: int
     received: int
@@ -93,27 +111,86 @@ class StoreStats:
     unread: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Index:
+    summary: Summary
+    search: SearchText
+    size: int
+
+
+class _ParseCache:
+    """Parsed models by message id, least recently used first, bounded in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries: OrderedDict[int, tuple[Parsed, int]] = OrderedDict()
+
+    def get(self, message_id: int) -> Parsed | None:
+        entry = self._entries.get(message_id)
+        if entry is None:
+            return None
+        self._entries.move_to_end(message_id)
+        return entry[0]
+
+    def put(self, message_id: int, parsed: Parsed, size: int) -> None:
+        if size > self.max_bytes:
+            return
+        self.drop(message_id)
+        self._entries[message_id] = (parsed, size)
+        self.bytes += size
+        while self.bytes > self.max_bytes:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self.bytes -= dropped
+
+    def drop(self, message_id: int) -> None:
+        entry = self._entries.pop(message_id, None)
+        if entry is not None:
+            self.bytes -= entry[1]
+
+    def shrink(self, room: int) -> None:
+        """Drop the least recently used until at most ``room`` bytes are held."""
+        while self._entries and self.bytes > room:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self.bytes -= dropped
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.bytes = 0
+
+
 class MessageStore:
     """Messages in arrival order behind one condition variable.
 
     Inside the lock there are only dict operations and ``notify_all``: parsing, matching
-    and I/O happen in the caller's thread on immutable messages taken out under the lock.
-    Caps of 0 mean no cap; past a cap the oldest messages are evicted first.
+    and I/O happen in the caller's thread on immutable values taken out under the lock.
+    Caps of 0 mean no cap; past a cap the oldest messages are evicted first. Once
+    ``close()`` is called every wait returns at once.
     """
 
-    def __init__(self, *, max_messages: int = 1000, max_bytes: int = 512 * 1024 * 1024) -> None:
-        self.max_messages = max_messages
-        self.max_bytes = max_bytes
+    def __init__(self, settings: Settings | None = None) -> None:
+        settings = settings or Settings()
+        self.max_messages = settings.max_messages
+        self.max_bytes = settings.max_bytes
         self._cond = threading.Condition()
         self._messages: OrderedDict[int, Message] = OrderedDict()
+        self._index: dict[int, _Index] = {}
+        self._unindexed: dict[int, None] = {}  # an ordered set, oldest first
+        cache = min(PARSE_CACHE_BYTES, self.max_bytes // 4) if self.max_bytes else PARSE_CACHE_BYTES
+        self._parsed = _ParseCache(cache)
         self._read: set[int] = set()
         self._bytes = 0
+        self._held = 0  # raw bytes, record overheads and index: everything but the cache
+        self._index_bytes = 0
+        self._freed = 0
         self._last_id = 0
         self._received = 0
         self._evicted = 0
         self._deleted = 0
         self._events: deque[Event] = deque(maxlen=EVENT_HISTORY)
         self._seq = 0
+        self._waiting = 0
+        self._closed = False
 
     # -- writing ---------------------------------------------------------------------
 
@@ -130,11 +207,14 @@ class MessageStore:
             self._last_id += 1
             message = Message(self._last_id, raw, when, envelope, delivery)
             self._messages[message.id] = message
+            self._unindexed[message.id] = None
             self._bytes += len(raw)
+            self._held += len(raw) + PER_MESSAGE
             self._received += 1
             self._emit("new", (message.id,))
             self._evict()
             self._cond.notify_all()
+        self._release_freed()
         return message
 
     def delete(self, message_id: int) -> bool:
@@ -147,13 +227,14 @@ class MessageStore:
             self._deleted += 1
             self._emit("delete", (message_id,))
             self._cond.notify_all()
+        self._release_freed()
         return True
 
     def delete_matching(self, flt: Filter) -> tuple[int, ...]:
         """Delete every message the filter matches (all of them for an empty filter)."""
         if flt.is_empty:
             return self.clear()
-        doomed = tuple(m.id for m in self._snapshot() if flt.matches(m))
+        doomed = tuple(m.id for m in self._snapshot() if self._matches(flt, m))
         deleted = []
         with self._cond:
             for message_id in doomed:
@@ -165,6 +246,7 @@ class MessageStore:
                 self._deleted += len(deleted)
                 self._emit("delete", tuple(deleted))
                 self._cond.notify_all()
+        self._release_freed()
         return tuple(deleted)
 
     def clear(self) -> tuple[int, ...]:
@@ -172,11 +254,16 @@ class MessageStore:
         with self._cond:
             ids = tuple(self._messages)
             self._messages.clear()
+            self._index.clear()
+            self._unindexed.clear()
+            self._parsed.clear()
             self._read.clear()
-            self._bytes = 0
+            self._freed += self._held
+            self._bytes = self._held = self._index_bytes = 0
             self._deleted += len(ids)
             self._emit("clear", ids)
             self._cond.notify_all()
+        self._release_freed()
         return ids
 
     def set_read(self, message_id: int, read: bool) -> bool:
@@ -226,7 +313,7 @@ class MessageStore:
             return Page(total, matched, tuple(page))
         snapshot = self._snapshot()
         total = len(snapshot)
-        matches = [m for m in reversed(snapshot) if flt.matches(m)]
+        matches = [m for m in reversed(snapshot) if self._matches(flt, m)]
         return Page(total, len(matches), tuple(matches[offset : offset + limit]))
 
     def stats(self) -> StoreStats:
@@ -234,6 +321,9 @@ class MessageStore:
             return StoreStats(
                 count=len(self._messages),
                 bytes=self._bytes,
+                held_bytes=self._held + self._parsed.bytes,
+                index_bytes=self._index_bytes,
+                cache_bytes=self._parsed.bytes,
                 max_messages=self.max_messages,
                 max_bytes=self.max_bytes,
                 received=self._received,
@@ -242,10 +332,68 @@ class MessageStore:
                 unread=len(self._messages) - len(self._read),
             )
 
+    # -- derived data ----------------------------------------------------------------
+
+    def summary(self, message: Message) -> Summary:
+        """What a list shows of the message (built on first use, then kept)."""
+        return self._indexed(message).summary
+
+    def parsed(self, message: Message) -> Parsed:
+        """The full model of the message, from a cache of those opened most recently."""
+        found = self._parsed.get(message.id)
+        if found is not None:
+            return found
+        parsed = parse(message.raw)
+        with self._cond:
+            if message.id in self._messages:  # never cache a message deleted meanwhile
+                self._parsed.put(message.id, parsed, _held_bytes(parsed))
+                if self.max_bytes:
+                    self._parsed.shrink(self.max_bytes - self._held)
+        return parsed
+
+    def is_indexed(self, message_id: int) -> bool:
+        return message_id in self._index
+
+    def index(self, message: Message) -> None:
+        """Build the message's summary and search text now, if not built yet."""
+        self._indexed(message)
+
+    def matches(self, flt: Filter, message: Message) -> bool:
+        """Whether the filter matches the message (indexing it first when it needs to)."""
+        return self._matches(flt, message)
+
+    @property
+    def unindexed(self) -> int:
+        """How many messages have no summary and search text yet."""
+        return len(self._unindexed)
+
+    def index_newest(self, count: int) -> int:
+        """Build the summary and search text of up to ``count`` unindexed messages, newest
+        first; how many were built."""
+        with self._cond:
+            ids = list(_take(reversed(self._unindexed), count))
+        done = 0
+        for message_id in ids:
+            message = self._messages.get(message_id)
+            if message is not None:
+                self._indexed(message)
+                done += 1
+        return done
+
+    @property
+    def parse_cache_bytes(self) -> int:
+        """Bytes held by the cache of parsed models."""
+        return self._parsed.bytes
+
+    @property
+    def parse_cache_limit(self) -> int:
+        return self._parsed.max_bytes
+
     # -- waiting ---------------------------------------------------------------------
 
     def wait_for(self, flt: Filter | None = None, timeout: float = 10.0) -> Message | None:
-        """Return a matching message as soon as one exists, or None after ``timeout`` s.
+        """Return a matching message as soon as one exists, or None after ``timeout`` s
+        (or at once, once the store is closed).
 
         With ``since`` the oldest match after it is returned, so consecutive waits walk
         through arrivals in order; without it, the newest match already stored.
@@ -257,19 +405,28 @@ class MessageStore:
         found = self._find_for_wait(flt, self._snapshot())
         while found is None:
             with self._cond:
-                while self._last_id == checked_up_to:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        return None
-                    self._cond.wait(remaining)
+                self._waiting += 1
+                try:
+                    while self._last_id == checked_up_to:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0 or self._closed:
+                            return None
+                        self._cond.wait(remaining)
+                finally:
+                    self._waiting -= 1
                 fresh = [
                     self._messages[i]
                     for i in _takewhile_after(reversed(self._messages), checked_up_to)
                 ]
                 checked_up_to = self._last_id
             fresh.reverse()
-            found = next((m for m in fresh if flt.matches(m)), None)
+            found = next((m for m in fresh if self._matches(flt, m)), None)
         return found
+
+    @property
+    def waiting(self) -> int:
+        """How many callers are blocked in ``wait_for`` or ``events_after`` right now."""
+        return self._waiting
 
     @property
     def seq(self) -> int:
@@ -277,18 +434,23 @@ class MessageStore:
         return self._seq
 
     def events_after(self, seq: int, timeout: float) -> tuple[list[Event], bool]:
-        """Events after ``seq``, waiting up to ``timeout`` s for the first one.
+        """Events after ``seq``, waiting up to ``timeout`` s for the first one (no wait
+        once the store is closed).
 
         The flag is False when events after ``seq`` are no longer kept, so the caller
         must reload everything instead of replaying.
         """
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._seq <= seq:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return [], True
-                self._cond.wait(remaining)
+            self._waiting += 1
+            try:
+                while self._seq <= seq:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or self._closed:
+                        return [], True
+                    self._cond.wait(remaining)
+            finally:
+                self._waiting -= 1
             oldest = self._events[0].seq if self._events else self._seq + 1
             complete = oldest <= seq + 1
             # From the newest back: a waiter usually wants one event, not the whole history.
@@ -300,26 +462,75 @@ class MessageStore:
             fresh.reverse()
             return fresh, complete
 
-    def wake_waiters(self) -> None:
-        """Wake every thread blocked in a wait, e.g. so it can notice a shutdown."""
+    def wait_changed(self, seq: int, timeout: float | None = None) -> int:
+        """The event number once it is past ``seq``, or as it is after ``timeout`` s or
+        once the store is closed."""
         with self._cond:
+            self._waiting += 1
+            try:
+                self._cond.wait_for(lambda: self._seq != seq or self._closed, timeout)
+            finally:
+                self._waiting -= 1
+            return self._seq
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """End every wait now and make later ones return at once (the server is stopping)."""
+        with self._cond:
+            self._closed = True
             self._cond.notify_all()
 
-    # -- internals (call with the lock held) ---------------------------------------
+    # -- internals -------------------------------------------------------------------
 
+    def _indexed(self, message: Message) -> _Index:
+        found = self._index.get(message.id)
+        if found is not None:
+            return found
+        parsed = self._parsed.get(message.id) or parse(message.raw)
+        summary, search = Summary.of(parsed), SearchText.of(message.envelope, parsed)
+        built = _Index(summary, search, summary.held_bytes + search.held_bytes + 200)
+        with self._cond:
+            if message.id in self._messages and message.id not in self._index:
+                self._index[message.id] = built
+                self._unindexed.pop(message.id, None)
+                self._held += built.size
+                self._index_bytes += built.size
+                self._evict()
+        return built
+
+    def _matches(self, flt: Filter, message: Message) -> bool:
+        search = self._indexed(message).search if flt.needs_content else None
+        return flt.matches(message.id, search)
+
+    # (call with the lock held)
     def _emit(self, kind: EventKind, ids: tuple[int, ...]) -> None:
         self._seq += 1
         self._events.append(Event(self._seq, kind, ids))
 
     def _forget(self, message: Message) -> None:
+        held = message.size + PER_MESSAGE
+        index = self._index.pop(message.id, None)
+        if index is not None:
+            held += index.size
+            self._index_bytes -= index.size
         self._bytes -= message.size
+        self._held -= held
+        self._freed += held
         self._read.discard(message.id)
+        self._unindexed.pop(message.id, None)
+        self._parsed.drop(message.id)
 
     def _evict(self) -> None:
+        """Past a cap, drop cached models first, then the oldest messages."""
+        if self.max_bytes and self._held + self._parsed.bytes > self.max_bytes:
+            self._parsed.shrink(max(0, self.max_bytes - self._held))
         evicted: list[int] = []
         while self._messages and (
             (self.max_messages and len(self._messages) > self.max_messages)
-            or (self.max_bytes and self._bytes > self.max_bytes and len(self._messages) > 1)
+            or (self.max_bytes and self._held > self.max_bytes and len(self._messages) > 1)
         ):
             _, message = self._messages.popitem(last=False)
             self._forget(message)
@@ -328,17 +539,35 @@ class MessageStore:
             self._evicted += len(evicted)
             self._emit("delete", tuple(evicted))
 
+    def _release_freed(self) -> None:
+        # Outside the lock: handing memory back walks the heap.
+        if self._freed >= RELEASE_AFTER:
+            self._freed = 0
+            release()
+
     def _snapshot(self) -> list[Message]:
         with self._cond:
             return list(self._messages.values())
 
     def _newest_first(self, flt: Filter) -> Iterator[Message]:
-        return (m for m in reversed(self._snapshot()) if flt.matches(m))
+        return (m for m in reversed(self._snapshot()) if self._matches(flt, m))
 
     def _find_for_wait(self, flt: Filter, snapshot: list[Message]) -> Message | None:
         if flt.since is not None:
-            return next((m for m in snapshot if flt.matches(m)), None)
-        return next((m for m in reversed(snapshot) if flt.matches(m)), None)
+            return next((m for m in snapshot if self._matches(flt, m)), None)
+        return next((m for m in reversed(snapshot) if self._matches(flt, m)), None)
+
+
+def _held_bytes(parsed: Parsed) -> int:
+    """About how much memory a parsed model holds: its strings as Python stores them."""
+    size = sys.getsizeof(parsed)
+    for text in (parsed.text, parsed.html, parsed.snippet, parsed.subject, parsed.date_raw):
+        size += sys.getsizeof(text)
+    for name, value in parsed.headers:
+        size += 64 + sys.getsizeof(name) + sys.getsizeof(value)
+    size += 256 * (len(parsed.parts) + len(parsed.defects))
+    size += 160 * (len(parsed.to) + len(parsed.cc) + len(parsed.bcc) + len(parsed.sender))
+    return size
 
 
 def _page(
@@ -356,5 +585,12 @@ def _page(
 def _takewhile_after(ids: Iterable[int], since: int) -> Iterator[int]:
     for message_id in ids:
         if message_id <= since:
+            return
+        yield message_id
+
+
+def _take(ids: Iterable[int], count: int) -> Iterator[int]:
+    for position, message_id in enumerate(ids):
+        if position >= count:
             return
         yield message_id

@@ -5,17 +5,17 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import re
-import secrets
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask, Response, request, send_from_directory
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from catcher import api
+from catcher import api, wire
+from catcher.preview import PartTokens
 from catcher.settings import Settings
+from catcher.state import AppState, ServerStatus, app_state
 from catcher.store import MessageStore
 
 # The UI's own pages: no inline script, nothing from other origins. Previews of captured
@@ -39,24 +39,13 @@ def static_folder() -> Path:
 
 
 def create_app(
-    store: MessageStore,
-    settings: Settings,
-    status: Callable[[], Mapping[str, object]] | None = None,
-    *,
-    stopping: threading.Event | None = None,
+    store: MessageStore, settings: Settings, status: Callable[[], ServerStatus]
 ) -> Flask:
-    """Build the app for one store; ``status`` reports on the servers around it.
-
-    Long-lived responses (event streams, waits) end once ``stopping`` is set.
-    """
+    """Build the app for one store; ``status`` reports on the servers around it."""
     folder = static_folder()
     app = Flask(__name__, static_folder=None)
-    app.config["CATCHER_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    app.extensions["catcher.store"] = store
-    app.extensions["catcher.status"] = status or (lambda: {"smtp": True, "http": True})
-    app.extensions["catcher.stopping"] = stopping or threading.Event()
-    app.extensions["catcher.secret"] = secrets.token_bytes(32)
+    AppState(store, settings, status, PartTokens()).install(app)
     guard = Guard(settings)
     app.before_request(guard.check)
     app.after_request(guard.decorate)
@@ -77,8 +66,8 @@ def create_app(
         if request.path.startswith("/api/"):
             unknown = _UNKNOWN_ID.match(request.path)
             if exc.code == 404 and unknown:
-                return api.error(404, f"no message with id {unknown.group(1)[:40]!r}")
-            return api.http_error(exc)
+                return wire.error(404, f"no message with id {unknown.group(1)[:40]!r}")
+            return wire.http_error(exc)
         return exc
 
     return app
@@ -103,23 +92,22 @@ class Guard:
         self.any_origin = "*" in self.origins
         self.auth = settings.http_auth
         self.loopback_only = _is_loopback(settings.http_host)
-        self.hostname = settings.hostname.lower()
 
     def check(self) -> ResponseReturnValue | None:
         if self.loopback_only and not self._host_allowed(request.host):
-            return api.error(403, f"host {request.host[:80]!r} is not this catcher's address")
+            return wire.error(403, f"host {request.host[:80]!r} is not this catcher's address")
         origin = request.headers.get("Origin")
-        if api.has_part_token():
+        if _has_part_token():
             pass  # an image of a message's HTML, loaded by the sandboxed preview
         elif origin is not None and not self._same_origin(origin):
             if not self._allowed(origin):
-                return api.error(403, f"cross-origin request from {origin[:80]} refused")
+                return wire.error(403, f"cross-origin request from {origin[:80]} refused")
             if request.method == "OPTIONS":
                 return self._preflight(origin)
         elif origin is None and request.headers.get("Sec-Fetch-Site") == "cross-site":
-            return api.error(403, "cross-site request refused")
+            return wire.error(403, "cross-site request refused")
         if self.auth is not None and not self._authorised():
-            response = api.error(401, "authentication required")
+            response = wire.error(401, "authentication required")
             response.headers["WWW-Authenticate"] = 'Basic realm="catcher", charset="UTF-8"'
             return response
         return None
@@ -133,7 +121,7 @@ class Guard:
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         # The preview has an opaque origin: parts it loads by token must be embeddable.
-        policy = "cross-origin" if api.has_part_token() else "same-origin"
+        policy = "cross-origin" if _has_part_token() else "same-origin"
         response.headers.setdefault("Cross-Origin-Resource-Policy", policy)
         return response
 
@@ -155,11 +143,7 @@ class Guard:
     def _host_allowed(self, host: str) -> bool:
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
         name = name.strip("[]").lower()
-        return (
-            name in ("localhost", self.hostname)
-            or name.endswith(".localhost")
-            or _is_loopback(name)
-        )
+        return name == "localhost" or name.endswith(".localhost") or _is_loopback(name)
 
     def _authorised(self) -> bool:
         given = request.authorization
@@ -169,6 +153,17 @@ class Guard:
         return hmac.compare_digest(
             (given.username or "").encode(), user.encode()
         ) & hmac.compare_digest((given.password or "").encode(), password.encode())
+
+
+def _has_part_token() -> bool:
+    """Whether this request is for a part and carries that part's token."""
+    args = request.view_args or {}
+    if request.endpoint != "api.part" or request.method != "GET":
+        return False
+    ident, part_id, token = args.get("ident"), args.get("part_id"), request.args.get("t", "")
+    if not isinstance(ident, str) or not ident.isdigit() or not isinstance(part_id, str):
+        return False
+    return app_state().tokens.valid(int(ident), part_id, token)
 
 
 def _is_loopback(host: str) -> bool:

@@ -136,7 +136,10 @@ export class MessageList {
     const defects = m.defect_count ?? 0;
     const from = m.from ? shortAddress(m.from) : m.envelope.mail_from || "(no sender)";
     const recipients = [...m.to, ...m.cc].map(shortAddress);
-    const to = recipients.length ? recipients.join(", ") : m.envelope.rcpt_to.join(", ");
+    const more = (m.to_count ?? m.to.length) + (m.cc_count ?? m.cc.length) - recipients.length;
+    const listed = recipients.length ? recipients : m.envelope.rcpt_to;
+    const extra = recipients.length ? more : (m.envelope.rcpt_count ?? listed.length) - listed.length;
+    const to = listed.join(", ") + (extra > 0 ? ` +${extra} more` : "");
     const li = h("li", { class: "item" });
     const a = h(
       "a",

@@ -330,7 +330,7 @@ def test_wait_answers_soon_after_the_250(catcher: Catcher, http: Http) -> None:
 
 
 def _has_waiter(catcher: Catcher) -> bool:
-    return bool(catcher.store._cond._waiters)  # type: ignore[attr-defined]
+    return catcher.status().http_parked > 0
 
 
 def test_wait_times_out_with_408(http: Http) -> None:
@@ -371,7 +371,7 @@ def test_openapi_lists_exactly_the_routes(catcher: Catcher, http: Http) -> None:
     app_routes: set[tuple[str, str]] = set()
     from catcher.web import create_app
 
-    app = create_app(catcher.store, catcher.settings)
+    app = create_app(catcher.store, catcher.settings, catcher.status)
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/"):
             continue
@@ -389,7 +389,7 @@ def test_request_bodies_are_capped(catcher: Catcher, http: Http) -> None:
     )
     assert status == 413 and payload["error"]
     status, _, body = http.request("GET", "/api/messages?q=" + "x" * 100_000)
-    assert status == 414 and b"exceeds" in body
+    assert status == 414 and b"exceed 65536 bytes" in body
 
 
 def test_cross_origin_requests_are_refused(catcher: Catcher, http: Http) -> None:
@@ -407,6 +407,13 @@ def test_cross_origin_requests_are_refused(catcher: Catcher, http: Http) -> None
     assert http.json("GET", "/api/messages", headers={"Origin": same})[0] == 200
     status, payload = http.json("GET", "/api/messages", headers={"Host": "attacker.example:8025"})
     assert status == 403 and "attacker.example" in payload["error"]
+    # The SMTP greeting name is not a promise that the name resolves to this machine.
+    status, _ = http.json(
+        "GET", "/api/messages", headers={"Host": f"{catcher.settings.hostname}:80"}
+    )
+    assert status == 403
+    for loopback in ("localhost", "app.localhost", "127.0.0.1", "[::1]"):
+        assert http.json("GET", "/api/health", headers={"Host": f"{loopback}:8025"})[0] == 200
 
 
 def test_cors_allow_list(make_catcher: Callable[..., Catcher]) -> None:

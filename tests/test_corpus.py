@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from catcher.message import part_content
+from catcher.parsing import part_content
 from catcher.server import Catcher
 
 from .conftest import DATA, corpus_params, smtp_client
@@ -65,7 +65,7 @@ def test_round_trip(catcher: Catcher, path: Path) -> None:
     stored = catcher.store.latest()
     assert stored is not None
     assert stored.raw == sent
-    parsed = stored.parsed
+    parsed = catcher.store.parsed(stored)
     view = stdlib_view(sent)
     if view is not None:
         subject, address = view

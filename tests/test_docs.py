@@ -7,6 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from catcher.cli import main
+from catcher.server import Catcher
 from catcher.settings import Settings
 from catcher.store import MessageStore
 from catcher.web import create_app
@@ -14,7 +15,7 @@ from catcher.web import create_app
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 # Settings with no command-line option: they are for library users (tests, the plugin).
-LIBRARY_ONLY = {"smtp_timeout", "http_threads"}
+LIBRARY_ONLY = {"http_threads"}
 
 
 def test_every_option_is_in_the_settings_table() -> None:
@@ -37,7 +38,7 @@ def test_every_setting_has_an_option() -> None:
 
 
 def test_every_api_route_is_in_the_readme() -> None:
-    app = create_app(MessageStore(), Settings())
+    app = create_app(MessageStore(), Settings(), Catcher().status)
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/"):
             continue

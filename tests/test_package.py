@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_core_modules_import_neither_flask_nor_aiosmtpd() -> None:
     code = (
         "import sys, catcher.store, catcher.message, catcher.settings\n"
-        "web = ('flask', 'aiosmtpd', 'cheroot', 'werkzeug')\n"
+        "web = ('flask', 'aiosmtpd', 'h11', 'werkzeug')\n"
         "bad = sorted(m for m in web if m in sys.modules)\n"
         "print(','.join(bad))\n"
     )

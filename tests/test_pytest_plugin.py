@@ -509,7 +509,7 @@ def test_a_failing_test_shows_its_mail(project: pytest.Pytester) -> None:
 def test_importing_the_plugin_imports_no_server() -> None:
     code = (
         "import sys, catcher.pytest_plugin\n"
-        "heavy = ('flask', 'aiosmtpd', 'cheroot', 'catcher.server')\n"
+        "heavy = ('flask', 'aiosmtpd', 'h11', 'catcher.server')\n"
         "heavy = [m for m in heavy if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
@@ -536,7 +536,7 @@ def test_the_entry_point_loads_the_plugin_and_starts_nothing(
             plugin = pytestconfig.pluginmanager.get_plugin("catcher")
             assert plugin is sys.modules["catcher.pytest_plugin"], plugin
             # Loaded, but nothing started.
-            assert not [m for m in ("flask", "aiosmtpd", "cheroot") if m in sys.modules]
+            assert not [m for m in ("flask", "aiosmtpd", "h11") if m in sys.modules]
             assert not [t.name for t in threading.enumerate() if t.name.startswith("catcher")]
         """
     )

@@ -8,6 +8,8 @@ from email.message import EmailMessage
 from email.policy import SMTP
 
 from catcher.message import Delivery, Envelope
+from catcher.parsing import parse
+from catcher.settings import Settings
 from catcher.store import Filter, MessageStore
 
 DELIVERY = Delivery(client_address="127.0.0.1", helo="test", tls=False, auth_user=None)
@@ -38,7 +40,7 @@ def add(store: MessageStore, subject: str, rcpts: tuple[str, ...] = ("rcpt@examp
 
 
 def subjects(store: MessageStore, flt: Filter | None = None, **kw) -> list[str]:  # type: ignore[no-untyped-def]
-    return [m.parsed.subject for m in store.query(flt, **kw).messages]
+    return [parse(m.raw).subject for m in store.query(flt, **kw).messages]
 
 
 def test_ids_increase_and_queries_are_newest_first() -> None:
@@ -79,7 +81,7 @@ def test_filters_match_envelope_headers_subject_and_free_text() -> None:
 
 
 def test_count_cap_evicts_oldest_first_and_counts_it() -> None:
-    store = MessageStore(max_messages=3, max_bytes=0)
+    store = MessageStore(Settings(max_messages=3, max_bytes=0))
     for i in range(5):
         add(store, f"m{i}")
     assert subjects(store) == ["m4", "m3", "m2"]
@@ -89,7 +91,7 @@ def test_count_cap_evicts_oldest_first_and_counts_it() -> None:
 
 def test_byte_cap_evicts_oldest_first() -> None:
     size = len(raw_email("m0"))
-    store = MessageStore(max_messages=0, max_bytes=size * 3)
+    store = MessageStore(Settings(max_messages=0, max_bytes=size * 3))
     for i in range(6):
         add(store, f"m{i}")
     assert subjects(store) == ["m5", "m4", "m3"]
@@ -97,7 +99,7 @@ def test_byte_cap_evicts_oldest_first() -> None:
 
 
 def test_zero_caps_keep_everything() -> None:
-    store = MessageStore(max_messages=0, max_bytes=0)
+    store = MessageStore(Settings(max_messages=0, max_bytes=0))
     for _ in range(2500):
         store.add(b"Subject: x\r\n\r\n", Envelope("", ("a@b",)), DELIVERY)
     assert len(store) == 2500 and store.stats().evicted == 0
@@ -133,7 +135,7 @@ def test_wait_for_returns_existing_match_at_once() -> None:
     add(store, "already here", to="x@example.com")
     started = time.monotonic()
     found = store.wait_for(Filter(to="x@example.com"), timeout=5)
-    assert found is not None and found.parsed.subject == "already here"
+    assert found is not None and parse(found.raw).subject == "already here"
     assert time.monotonic() - started < 1
 
 
@@ -148,7 +150,7 @@ def test_wait_for_wakes_on_arrival_and_skips_non_matching() -> None:
     add(store, "the one", to="target@example.com")
     waiting.join(10)
     assert not waiting.is_alive()
-    assert [m.parsed.subject for m in result] == ["the one"]  # type: ignore[attr-defined]
+    assert [parse(m.raw).subject for m in result] == ["the one"]  # type: ignore[attr-defined]
 
 
 def test_wait_for_since_walks_arrivals_in_order_and_times_out() -> None:
@@ -163,7 +165,7 @@ def test_wait_for_since_walks_arrivals_in_order_and_times_out() -> None:
 
 
 def test_events_feed_replays_and_reports_gaps() -> None:
-    store = MessageStore(max_messages=2)
+    store = MessageStore(Settings(max_messages=2))
     assert store.events_after(0, timeout=0) == ([], True)
     first = add(store, "one")
     add(store, "two")
@@ -183,7 +185,7 @@ def test_events_feed_replays_and_reports_gaps() -> None:
 
 
 def test_many_threads_add_and_read_without_losing_anything() -> None:
-    store = MessageStore(max_messages=0)
+    store = MessageStore(Settings(max_messages=0))
     writers, each = 8, 250
 
     def write(n: int) -> None:
@@ -218,20 +220,116 @@ def test_free_text_in_html_only_mail_sees_text_not_markup() -> None:
 
 
 def test_the_indexer_builds_summaries_once_intake_goes_quiet() -> None:
-    from catcher.server import _Indexer
+    from catcher.indexer import Indexer
 
-    store = MessageStore(max_messages=0)
-    stopping = threading.Event()
-    indexer = _Indexer(store, stopping)
+    store = MessageStore(Settings(max_messages=0))
+    indexer = Indexer(store)
     indexer.start()
     try:
         messages = [add(store, f"m{i}") for i in range(300)]
+        assert store.unindexed == 300
         deadline = time.monotonic() + 30
         # Polled like any eventually-true condition; the indexer signals nothing itself.
-        while not all(m.indexed for m in messages) and time.monotonic() < deadline:
-            stopping.wait(0.02)
-        assert all(m.indexed for m in messages)
-        assert messages[0].summary.subject == "m0"
+        while store.unindexed and time.monotonic() < deadline:
+            store.events_after(store.seq, timeout=0.02)
+        assert store.unindexed == 0
+        assert store.summary(messages[0]).subject == "m0"
     finally:
-        stopping.set()
-        indexer.join()
+        store.close()
+        indexer.stop()
+
+
+def _big_text_message(megabytes: int) -> bytes:
+    # One emoji a line: decoded text takes 4 bytes a character, the worst case for memory.
+    line = "x" * 70 + "\N{GRINNING FACE}\r\n"
+    body = line * (megabytes * 1024 * 1024 // len(line.encode()))
+    head = "Subject: big\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    return (head + "Content-Transfer-Encoding: 8bit\r\n\r\n" + body).encode()
+
+
+def test_opened_messages_give_their_memory_back_when_deleted() -> None:
+    import gc
+    import tracemalloc
+
+    store = MessageStore(Settings(max_messages=0, max_bytes=0))
+    raw = _big_text_message(2)
+    tracemalloc.start()
+    try:
+        baseline = tracemalloc.get_traced_memory()[0]
+        for _ in range(3):
+            message = store.add(raw, Envelope("a@b", ("c@d",)), DELIVERY)
+            assert "\N{GRINNING FACE}" in (store.parsed(message).text or "")
+            store.summary(message)
+        del message
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - baseline
+        assert store.parse_cache_bytes > 3 * len(raw), "the opened models are cached"
+        assert held > 3 * len(raw)
+        store.clear()
+        gc.collect()
+        left = tracemalloc.get_traced_memory()[0] - baseline
+    finally:
+        tracemalloc.stop()
+    assert store.parse_cache_bytes == 0
+    assert left < 256 * 1024, f"{left} bytes still held after deleting everything"
+
+
+def test_deleted_and_evicted_messages_leave_the_cache() -> None:
+    store = MessageStore(Settings(max_messages=2, max_bytes=0))
+    first = add(store, "one")
+    store.parsed(first)
+    assert store.parse_cache_bytes > 0
+    second = add(store, "two")
+    store.parsed(second)
+    cached = store.parse_cache_bytes
+    add(store, "three")  # evicts "one"
+    assert 0 < store.parse_cache_bytes < cached
+    assert store.delete(second.id)
+    assert store.parse_cache_bytes == 0
+
+
+def test_the_parse_cache_is_bounded_in_bytes() -> None:
+    store = MessageStore(Settings(max_messages=0, max_bytes=16 * 1024 * 1024))
+    assert store.parse_cache_limit == 4 * 1024 * 1024
+    raw = _big_text_message(1)
+    for _ in range(8):
+        store.parsed(store.add(raw, Envelope("a@b", ("c@d",)), DELIVERY))
+        assert 0 < store.parse_cache_bytes <= store.parse_cache_limit
+
+
+def test_two_stores_keep_their_own_cache() -> None:
+    one, two = MessageStore(), MessageStore()
+    store_message = one.add(raw_email("mine"), Envelope("a@b", ("c@d",)), DELIVERY)
+    one.parsed(store_message)
+    assert one.parse_cache_bytes > 0
+    assert two.parse_cache_bytes == 0
+
+
+def test_closing_the_store_ends_waits_at_once() -> None:
+    store = MessageStore()
+    results: list[object] = []
+    started = threading.Barrier(3)
+
+    def waiter() -> None:
+        started.wait()
+        results.append(store.wait_for(Filter(to="nobody"), timeout=60))
+
+    def streamer() -> None:
+        started.wait()
+        results.append(store.events_after(store.seq, timeout=60))
+
+    threads = [threading.Thread(target=waiter), threading.Thread(target=streamer)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    deadline = time.monotonic() + 10
+    while store.waiting < 2 and time.monotonic() < deadline:
+        threading.Event().wait(0.005)
+    assert store.waiting == 2
+    began = time.monotonic()
+    store.close()
+    for thread in threads:
+        thread.join(10)
+    assert time.monotonic() - began < 1
+    assert sorted(map(repr, results)) == sorted([repr(None), repr(([], True))])
+    assert store.wait_for(timeout=60) is None  # at once: nothing stored, and closed

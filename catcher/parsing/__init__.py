@@ -1,0 +1,27 @@
+"""Raw mail bytes in, a frozen model out: addresses, headers, bodies, parts and defects.
+
+Only the standard library: ``mime`` walks the tree, ``charsets`` turns bytes into text,
+``headers`` and ``addresses`` read the header fields, ``htmltext`` reads HTML.
+"""
+
+from __future__ import annotations
+
+from catcher.parsing.addresses import Address, addresses_text
+from catcher.parsing.htmltext import Reading, Tag, html_text, read_html, snippet, tags
+from catcher.parsing.mime import Parsed, Part, parse, part_content, part_contents
+
+__all__ = [
+    "Address",
+    "Parsed",
+    "Part",
+    "Reading",
+    "Tag",
+    "addresses_text",
+    "html_text",
+    "parse",
+    "part_content",
+    "part_contents",
+    "read_html",
+    "snippet",
+    "tags",
+]

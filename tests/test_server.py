@@ -1,0 +1,58 @@
+"""``Catcher`` as a whole: starting, and stopping quickly whatever the clients hold open."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from collections.abc import Callable
+
+from catcher.server import Catcher
+
+STREAMS = WAITS = 20
+
+
+def test_stop_is_quick_with_event_streams_and_waits_open(
+    make_catcher: Callable[..., Catcher],
+) -> None:
+    catcher = make_catcher()
+    host, port = catcher.http_address
+    endings: dict[str, list[bytes]] = {"stream": [], "wait": []}
+    opened = threading.Barrier(STREAMS + 1)
+
+    def hold(kind: str, path: str) -> None:
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            if kind == "stream":
+                response.readline()  # the hello has come: the stream is open
+                opened.wait()
+            endings[kind].append(f"{response.status} ".encode() + response.read())
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=hold, args=("stream", "/api/events")) for _ in range(STREAMS)
+    ] + [
+        threading.Thread(target=hold, args=("wait", "/api/messages/wait?to=nobody&timeout=60"))
+        for _ in range(WAITS)
+    ]
+    for thread in threads:
+        thread.start()
+    # Parked once the front counts them; the streams have said hello as well.
+    deadline = time.monotonic() + 20
+    while catcher.status().http_parked < STREAMS + WAITS and time.monotonic() < deadline:
+        threading.Event().wait(0.005)
+    assert catcher.status().http_parked == STREAMS + WAITS
+    opened.wait()
+    began = time.monotonic()
+    catcher.stop()
+    took = time.monotonic() - began
+    for thread in threads:
+        thread.join(10)
+    assert took < 0.3, f"stop() took {took:.3f} s with {STREAMS + WAITS} clients waiting"
+    assert len(endings["wait"]) == WAITS
+    assert all(e.startswith(b"503 ") and b"stopping" in e for e in endings["wait"])
+    assert len(endings["stream"]) == STREAMS
+    assert all(e.startswith(b"200 ") for e in endings["stream"])
