@@ -45,6 +45,15 @@ def corpus_params() -> list[Any]:
     return [pytest.param(p, id=f"corpus/{p.relative_to(CORPUS).as_posix()}") for p in files]
 
 
+def mail_params() -> list[Any]:
+    """tests/data, then the shared corpus (a skipped parameter, counted, when it is missing)."""
+    data = [
+        pytest.param(path, id=f"data/{path.relative_to(DATA).as_posix()}")
+        for path in sorted(DATA.rglob("*.eml"))
+    ]
+    return data + corpus_params()
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # A test taking ``corpus_message`` runs once per message of the shared corpus.
     if "corpus_message" in metafunc.fixturenames:

@@ -12,16 +12,7 @@ import pytest
 from catcher.parsing import part_content
 from catcher.server import Catcher
 
-from .conftest import DATA, corpus_params, smtp_client
-
-
-def messages() -> list[object]:
-    """tests/data, then the shared corpus (a skipped parameter, counted, when it is missing)."""
-    data = [
-        pytest.param(path, id=f"data/{path.relative_to(DATA).as_posix()}")
-        for path in sorted(DATA.rglob("*.eml"))
-    ]
-    return data + corpus_params()
+from .conftest import DATA, mail_params, smtp_client
 
 
 def as_a_client_sends(raw: bytes) -> bytes:
@@ -57,7 +48,7 @@ def test_corpus_is_found() -> None:
     assert len(list(DATA.rglob("*.eml"))) >= 30, "tests/data lost its messages"
 
 
-@pytest.mark.parametrize("path", messages())
+@pytest.mark.parametrize("path", mail_params())
 def test_round_trip(catcher: Catcher, path: Path) -> None:
     sent = as_a_client_sends(path.read_bytes())
     with smtp_client(catcher) as client:

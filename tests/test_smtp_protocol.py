@@ -16,7 +16,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from catcher.server import Catcher
 from catcher.smtp_protocol import read_data
 
-from .conftest import CORPUS, DATA, TEST_SETTINGS
+from .conftest import TEST_SETTINGS, mail_params
 
 # ---------------------------------------------------------------------------------------
 # read_data, driven through a real asyncio.StreamReader fed in pieces. Over TCP the
@@ -417,20 +417,7 @@ def test_long_lines_are_kept_where_stock_aiosmtpd_answers_500(pair: Pair) -> Non
     assert pair.stock.recorder.messages == [b"after\r\n"]
 
 
-def corpus() -> list[Path]:
-    found = sorted(DATA.rglob("*.eml"))
-    if CORPUS.is_dir():
-        found += sorted(CORPUS.rglob("*.eml"))
-    return found
-
-
-def corpus_id(path: Path) -> str:
-    if path.is_relative_to(DATA):
-        return f"data/{path.relative_to(DATA).as_posix()}"
-    return f"corpus/{path.relative_to(CORPUS).as_posix()}"
-
-
-@pytest.mark.parametrize("path", corpus(), ids=corpus_id)
+@pytest.mark.parametrize("path", mail_params())
 def test_real_mail_sent_as_is_is_read_as_stock_aiosmtpd_reads_it(pair: Pair, path: Path) -> None:
     # The file's own line ends, dot-stuffed, with the final CRLF a raw client would add.
     raw = path.read_bytes()
