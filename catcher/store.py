@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from catcher.memory import release
-from catcher.message import Delivery, Envelope, Message, SearchText, Summary
+from catcher.message import SEARCH_TEXT_LIMIT, Delivery, Envelope, Message, SearchText, Summary
 from catcher.parsing import Parsed, parse
 from catcher.settings import Settings
 
@@ -209,7 +209,7 @@ class MessageStore:
             self._messages[message.id] = message
             self._unindexed[message.id] = None
             self._bytes += len(raw)
-            self._held += len(raw) + PER_MESSAGE
+            self._held += len(raw) + PER_MESSAGE + _index_estimate(raw)
             self._received += 1
             self._emit("new", (message.id,))
             self._evict()
@@ -496,9 +496,9 @@ class MessageStore:
             if message.id in self._messages and message.id not in self._index:
                 self._index[message.id] = built
                 self._unindexed.pop(message.id, None)
-                self._held += built.size
+                # Reading never evicts: the estimate made on arrival gives way to the size.
+                self._held += built.size - _index_estimate(message.raw)
                 self._index_bytes += built.size
-                self._evict()
         return built
 
     def _matches(self, flt: Filter, message: Message) -> bool:
@@ -516,6 +516,8 @@ class MessageStore:
         if index is not None:
             held += index.size
             self._index_bytes -= index.size
+        else:
+            held += _index_estimate(message.raw)
         self._bytes -= message.size
         self._held -= held
         self._freed += held
@@ -556,6 +558,12 @@ class MessageStore:
         if flt.since is not None:
             return next((m for m in snapshot if self._matches(flt, m)), None)
         return next((m for m in reversed(snapshot) if self._matches(flt, m)), None)
+
+
+def _index_estimate(raw: bytes) -> int:
+    """What indexing the message will hold, counted from its arrival so that reading
+    (which builds the index) never has to evict: its text, up to what search reads."""
+    return min(len(raw), 2 * SEARCH_TEXT_LIMIT) + 1024
 
 
 def _held_bytes(parsed: Parsed) -> int:

@@ -68,7 +68,11 @@ def test_list_summaries_newest_first_with_counts(catcher: Catcher, http: Http) -
     first = payload["messages"][0]
     assert first["from"] == {"name": "", "address": "sender@example.com"}
     assert first["to"] == [{"name": "", "address": "rcpt@example.com"}]
-    assert first["envelope"] == {"mail_from": "sender@example.com", "rcpt_to": ["rcpt@example.com"]}
+    assert first["envelope"] == {
+        "mail_from": "sender@example.com",
+        "rcpt_to": ["rcpt@example.com"],
+        "rcpt_count": 1,
+    }
     assert first["snippet"].startswith("body number 2")
     assert len(first["snippet"]) <= 200
     assert first["read"] is False and first["attachments"] == 0

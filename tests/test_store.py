@@ -91,10 +91,16 @@ def test_count_cap_evicts_oldest_first_and_counts_it() -> None:
 
 def test_byte_cap_evicts_oldest_first() -> None:
     size = len(raw_email("m0"))
-    store = MessageStore(Settings(max_messages=0, max_bytes=size * 3))
+    alone = MessageStore()
+    add(alone, "m0")
+    subjects(alone)  # the index counts too
+    each = alone.stats().held_bytes
+    assert each > size, "held bytes count more than the raw bytes"
+    store = MessageStore(Settings(max_messages=0, max_bytes=each * 3 + each // 2))
     for i in range(6):
         add(store, f"m{i}")
     assert subjects(store) == ["m5", "m4", "m3"]
+    assert store.stats().held_bytes <= each * 3 + each // 2
     assert store.stats().bytes == sum(m.size for m in store.query().messages) <= size * 3
 
 
