@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -22,6 +23,8 @@ __all__ = ["Bridge", "LoopChanges"]
 T = TypeVar("T")
 # Results shared between parked responses (an event's bytes, sent to every stream).
 MEMO_SIZE = 1024
+# The bridge wakes the loop at most this often (seconds) while mail pours in.
+INTERVAL = 0.005
 _RESCAN: Any = object()  # a wait must look at the store itself
 
 
@@ -43,6 +46,9 @@ class LoopChanges:
         self._next: asyncio.Future[None] = loop.create_future()
         self._memo: OrderedDict[object, asyncio.Future[Any]] = OrderedDict()
         self._waits: dict[asyncio.Future[Message | None], Filter] = {}
+        # Producers awaiting a change right now; the bridge only watches the store for them.
+        self.listeners = 0
+        self.wanted = threading.Event()
 
     def now(self) -> float:
         return self.loop.time()
@@ -83,7 +89,21 @@ class LoopChanges:
             if match is not None:
                 future.set_result(match)
 
+    def _listening(self, delta: int) -> None:
+        """Count a producer in or out; the bridge sleeps while nobody listens."""
+        self.listeners += delta
+        if delta > 0:
+            self.publish(self.store.seq)  # catch up on what came while nobody listened
+            self.wanted.set()
+
     async def match(self, flt: Filter, since_seq: int, timeout: float) -> Message | None:
+        self._listening(1)
+        try:
+            return await self._match(flt, since_seq, timeout)
+        finally:
+            self._listening(-1)
+
+    async def _match(self, flt: Filter, since_seq: int, timeout: float) -> Message | None:
         deadline = self.loop.time() + timeout
         while not self.closed:
             remaining = deadline - self.loop.time()
@@ -110,13 +130,17 @@ class LoopChanges:
         return None
 
     async def after(self, seq: int, timeout: float) -> int:
-        deadline = self.loop.time() + timeout
-        while self.seq <= seq and not self.closed:
-            remaining = deadline - self.loop.time()
-            if remaining <= 0:
-                break
-            await asyncio.wait((self._next,), timeout=remaining)
-        return self.seq
+        self._listening(1)
+        try:
+            deadline = self.loop.time() + timeout
+            while self.seq <= seq and not self.closed:
+                remaining = deadline - self.loop.time()
+                if remaining <= 0:
+                    break
+                await asyncio.wait((self._next,), timeout=remaining)
+            return self.seq
+        finally:
+            self._listening(-1)
 
     async def call(self, fn: Callable[[], T], key: object = None) -> T:
         if key is None:
@@ -135,6 +159,7 @@ class LoopChanges:
         for future in list(self._waits):
             _settle(future, None)
         self.publish(self.seq)
+        self.wanted.set()
 
 
 def _settle(future: asyncio.Future[Any], value: object) -> None:
@@ -158,15 +183,27 @@ class Bridge:
     def stop(self) -> None:
         """Ends once the store is closed (or its next change)."""
         self._closed = True
+        self.changes.wanted.set()
         self._thread.join(timeout=1)
 
     def _run(self) -> None:
-        store = self.store
+        store, changes = self.store, self.changes
         seq = store.seq
+        published = 0.0
         while not self._closed and not store.closed:
-            current = store.wait_changed(seq)
+            if not changes.listeners:
+                # Nobody parked: nothing to wake, and mail pouring in costs no thread switch.
+                changes.wanted.wait(1.0)
+                changes.wanted.clear()
+                continue
+            current = store.wait_changed(seq, timeout=1.0)
             if self._closed or current == seq:
                 continue
+            # In a burst, one wake-up for many messages: at most one per INTERVAL.
+            pause = published + INTERVAL - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+                current = store.seq
             if self.changes.matching:
                 # Index here, not on the loop; otherwise indexing waits for a quiet moment.
                 events, _ = store.events_after(seq, 0)
@@ -175,6 +212,7 @@ class Bridge:
                     if message is not None:
                         store.index(message)
             seq = current
+            published = time.monotonic()
             try:
                 self.changes.loop.call_soon_threadsafe(self.changes.publish, current)
             except RuntimeError:

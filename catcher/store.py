@@ -26,6 +26,7 @@ EVENT_HISTORY = 10_000
 # never more than a quarter of the byte cap (a person opening one reads it several times:
 # detail, HTML, parts); the rest are parsed again from the raw bytes when asked for.
 PARSE_CACHE_BYTES = 64 * 1024 * 1024
+PARSE_CACHE_ENTRIES = 64
 # What a stored message costs besides its bytes and index: its record, envelope, slots.
 PER_MESSAGE = 512
 # Freed memory is handed back to the system once this much has been freed.
@@ -139,7 +140,7 @@ class _ParseCache:
         self.drop(message_id)
         self._entries[message_id] = (parsed, size)
         self.bytes += size
-        while self.bytes > self.max_bytes:
+        while self.bytes > self.max_bytes or len(self._entries) > PARSE_CACHE_ENTRIES:
             _, (_, dropped) = self._entries.popitem(last=False)
             self.bytes -= dropped
 
