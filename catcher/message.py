@@ -6,9 +6,10 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 
-from catcher.parsing import Address, Parsed, addresses_text, html_text
+from catcher.parsing import Address, Parsed, addresses_text, html_text, parse
+from catcher.search import signature
 
-__all__ = ["Delivery", "Envelope", "Message", "SearchText", "Summary"]
+__all__ = ["Delivery", "Envelope", "Message", "SearchText", "Summary", "index"]
 
 # Subjects past this length are cut in lists (the message itself has the whole one).
 SUBJECT_LENGTH = 1000
@@ -98,12 +99,14 @@ class Summary:
 
 @dataclass(frozen=True, slots=True)
 class SearchText:
-    """Lower-cased text of a message for the store's filters, built once."""
+    """Lower-cased text of a message for the store's filters, built once, with the trigram
+    ``signature`` of ``everything`` that lets free-text search skip most messages."""
 
     sender: str
     recipients: str
     subject: str
     everything: str
+    signature: int
 
     @classmethod
     def of(cls, envelope: Envelope, parsed: Parsed) -> SearchText:
@@ -125,11 +128,16 @@ class SearchText:
             body = html_text((parsed.html or "")[: limit * 8], limit)
         sender, recipients = sender.lower(), recipients.lower()
         everything = "\n".join((subject, sender, recipients, names.lower(), body.lower()))
-        return cls(sender, recipients, subject, everything)
+        return cls(sender, recipients, subject, everything, signature(everything))
 
     @property
     def held_bytes(self) -> int:
         """About how much memory this holds."""
-        return sum(
-            map(sys.getsizeof, (self.sender, self.recipients, self.subject, self.everything))
-        )
+        texts = (self.sender, self.recipients, self.subject, self.everything, self.signature)
+        return sum(map(sys.getsizeof, texts))
+
+
+def index(raw: bytes, envelope: Envelope) -> tuple[Summary, SearchText]:
+    """What lists and searches keep of a message, from its raw bytes."""
+    parsed = parse(raw)
+    return Summary.of(parsed), SearchText.of(envelope, parsed)

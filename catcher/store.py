@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left, bisect_right
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from catcher.cache import ParseCache, held_bytes
 from catcher.memory import release
-from catcher.message import SEARCH_TEXT_LIMIT, Delivery, Envelope, Message, SearchText, Summary
+from catcher.message import (
+    SEARCH_TEXT_LIMIT,
+    Delivery,
+    Envelope,
+    Message,
+    SearchText,
+    Summary,
+    index,
+)
 from catcher.parsing import Parsed, parse
+from catcher.search import query_mask
 from catcher.settings import Settings
 
 __all__ = ["Event", "Filter", "MessageStore", "Page", "StoreStats"]
@@ -26,11 +36,14 @@ EVENT_HISTORY = 10_000
 # never more than a quarter of the byte cap (a person opening one reads it several times:
 # detail, HTML, parts); the rest are parsed again from the raw bytes when asked for.
 PARSE_CACHE_BYTES = 64 * 1024 * 1024
-PARSE_CACHE_ENTRIES = 64
 # What a stored message costs besides its bytes and index: its record, envelope, slots.
 PER_MESSAGE = 512
 # Freed memory is handed back to the system once this much has been freed.
 RELEASE_AFTER = 16 * 1024 * 1024
+# A search indexes up to this many messages itself; a longer backlog it leaves to the
+# background indexer (when one runs) and waits for, up to INDEX_WAIT seconds.
+INLINE_INDEX = 256
+INDEX_WAIT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,15 +76,26 @@ class Filter:
         if not self.needs_content:
             return True
         assert search is not None, "text filters need the message's search text"
-        if self.to and self.to.lower() not in search.recipients:
-            return False
-        if self.sender and self.sender.lower() not in search.sender:
-            return False
-        if self.subject and self.subject.lower() not in search.subject:
-            return False
-        if self.text:
-            return all(word in search.everything for word in self.text.lower().split())
-        return True
+        return self.matcher()(search)
+
+    def matcher(self) -> Callable[[SearchText], bool]:
+        """The content test alone, with its strings lower-cased once: for many messages."""
+        to = (self.to or "").lower()
+        sender = (self.sender or "").lower()
+        subject = (self.subject or "").lower()
+        words = (self.text or "").lower().split()
+        mask = query_mask(words)
+
+        def test(search: SearchText) -> bool:
+            return (
+                (not mask or search.signature & mask == mask)
+                and (not to or to in search.recipients)
+                and (not sender or sender in search.sender)
+                and (not subject or subject in search.subject)
+                and all(word in search.everything for word in words)
+            )
+
+        return test
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,66 +143,29 @@ class _Index:
     size: int
 
 
-class _ParseCache:
-    """Parsed models by message id, least recently used first, bounded in bytes."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._entries: OrderedDict[int, tuple[Parsed, int]] = OrderedDict()
-
-    def get(self, message_id: int) -> Parsed | None:
-        entry = self._entries.get(message_id)
-        if entry is None:
-            return None
-        self._entries.move_to_end(message_id)
-        return entry[0]
-
-    def put(self, message_id: int, parsed: Parsed, size: int) -> None:
-        if size > self.max_bytes:
-            return
-        self.drop(message_id)
-        self._entries[message_id] = (parsed, size)
-        self.bytes += size
-        while self.bytes > self.max_bytes or len(self._entries) > PARSE_CACHE_ENTRIES:
-            _, (_, dropped) = self._entries.popitem(last=False)
-            self.bytes -= dropped
-
-    def drop(self, message_id: int) -> None:
-        entry = self._entries.pop(message_id, None)
-        if entry is not None:
-            self.bytes -= entry[1]
-
-    def shrink(self, room: int) -> None:
-        """Drop the least recently used until at most ``room`` bytes are held."""
-        while self._entries and self.bytes > room:
-            _, (_, dropped) = self._entries.popitem(last=False)
-            self.bytes -= dropped
-
-    def clear(self) -> None:
-        self._entries.clear()
-        self.bytes = 0
-
-
 class MessageStore:
     """Messages in arrival order behind one condition variable.
 
-    Inside the lock there are only dict operations and ``notify_all``: parsing, matching
-    and I/O happen in the caller's thread on immutable values taken out under the lock.
-    Caps of 0 mean no cap; past a cap the oldest messages are evicted first. Once
-    ``close()`` is called every wait returns at once.
+    Inside the lock there are only dict and list operations and ``notify_all``: parsing,
+    matching and I/O happen in the caller's thread on immutable values taken out under
+    the lock. Caps of 0 mean no cap; past a cap the oldest messages are evicted first.
+    Once ``close()`` is called every wait returns at once.
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
         settings = settings or Settings()
         self.max_messages = settings.max_messages
         self.max_bytes = settings.max_bytes
+        # Set by a background indexer while it runs: a search then waits for it rather
+        # than indexing a long backlog in the request's thread.
+        self.background_indexing = False
         self._cond = threading.Condition()
-        self._messages: OrderedDict[int, Message] = OrderedDict()
+        self._messages: dict[int, Message] = {}
+        self._order: list[int] = []  # ids, oldest first: a page at any offset is a slice
         self._index: dict[int, _Index] = {}
         self._unindexed: dict[int, None] = {}  # an ordered set, oldest first
         cache = min(PARSE_CACHE_BYTES, self.max_bytes // 4) if self.max_bytes else PARSE_CACHE_BYTES
-        self._parsed = _ParseCache(cache)
+        self._parsed = ParseCache(cache)
         self._read: set[int] = set()
         self._bytes = 0
         self._held = 0  # raw bytes, record overheads and index: everything but the cache
@@ -208,6 +195,7 @@ class MessageStore:
             self._last_id += 1
             message = Message(self._last_id, raw, when, envelope, delivery)
             self._messages[message.id] = message
+            self._order.append(message.id)
             self._unindexed[message.id] = None
             self._bytes += len(raw)
             self._held += len(raw) + PER_MESSAGE + _index_estimate(raw)
@@ -224,6 +212,7 @@ class MessageStore:
             message = self._messages.pop(message_id, None)
             if message is None:
                 return False
+            del self._order[bisect_left(self._order, message_id)]
             self._forget(message)
             self._deleted += 1
             self._emit("delete", (message_id,))
@@ -235,7 +224,7 @@ class MessageStore:
         """Delete every message the filter matches (all of them for an empty filter)."""
         if flt.is_empty:
             return self.clear()
-        doomed = tuple(m.id for m in self._snapshot() if self._matches(flt, m))
+        doomed = set(self._matching_ids(flt))
         deleted = []
         with self._cond:
             for message_id in doomed:
@@ -244,6 +233,9 @@ class MessageStore:
                     self._forget(message)
                     deleted.append(message_id)
             if deleted:
+                gone = set(deleted)
+                self._order = [i for i in self._order if i not in gone]
+                deleted.sort()
                 self._deleted += len(deleted)
                 self._emit("delete", tuple(deleted))
                 self._cond.notify_all()
@@ -253,8 +245,9 @@ class MessageStore:
     def clear(self) -> tuple[int, ...]:
         """Delete everything; returns the ids that were deleted."""
         with self._cond:
-            ids = tuple(self._messages)
+            ids = tuple(self._order)
             self._messages.clear()
+            self._order.clear()
             self._index.clear()
             self._unindexed.clear()
             self._parsed.clear()
@@ -294,28 +287,32 @@ class MessageStore:
 
     def latest(self, flt: Filter | None = None) -> Message | None:
         """The newest message, or the newest one the filter matches."""
-        return next(self._newest_first(flt or Filter()), None)
+        found = next(self._matching_ids(flt or Filter(), whole=False), None)
+        return None if found is None else self._messages.get(found)
 
     def query(self, flt: Filter | None = None, *, limit: int = 50, offset: int = 0) -> Page:
         """Messages matching the filter, newest first, one page of them."""
         flt = flt or Filter()
         if not flt.needs_content:
-            # Only ids are compared, so the page can be cut under the lock.
+            # Only ids are compared: the page is a slice of the ordered ids.
             with self._cond:
-                total = len(self._messages)
-                ids = reversed(self._messages)
-                if flt.since is None:
-                    matched = total
-                    page = _page(self._messages, ids, offset, limit)
-                else:
-                    newer = list(_takewhile_after(ids, flt.since))
-                    matched = len(newer)
-                    page = [self._messages[i] for i in newer[offset : offset + limit]]
-            return Page(total, matched, tuple(page))
-        snapshot = self._snapshot()
-        total = len(snapshot)
-        matches = [m for m in reversed(snapshot) if self._matches(flt, m)]
-        return Page(total, len(matches), tuple(matches[offset : offset + limit]))
+                order = self._order
+                total = len(order)
+                first = bisect_right(order, flt.since) if flt.since is not None else 0
+                end = max(first, total - offset)
+                ids = order[max(first, end - limit) : end]
+                page = [self._messages[i] for i in reversed(ids)]
+            return Page(total, total - first, tuple(page))
+        total = len(self._order)
+        page = []
+        matched = 0
+        for message_id in self._matching_ids(flt):
+            if offset <= matched < offset + limit:
+                message = self._messages.get(message_id)
+                if message is not None:
+                    page.append(message)
+            matched += 1
+        return Page(total, matched, tuple(page))
 
     def stats(self) -> StoreStats:
         with self._cond:
@@ -347,7 +344,7 @@ class MessageStore:
         parsed = parse(message.raw)
         with self._cond:
             if message.id in self._messages:  # never cache a message deleted meanwhile
-                self._parsed.put(message.id, parsed, _held_bytes(parsed))
+                self._parsed.put(message.id, parsed, held_bytes(parsed))
                 if self.max_bytes:
                     self._parsed.shrink(self.max_bytes - self._held)
         return parsed
@@ -361,25 +358,36 @@ class MessageStore:
 
     def matches(self, flt: Filter, message: Message) -> bool:
         """Whether the filter matches the message (indexing it first when it needs to)."""
-        return self._matches(flt, message)
+        if not flt.needs_content:
+            return flt.matches(message.id, None)
+        return flt.matches(message.id, self._indexed(message).search)
 
     @property
     def unindexed(self) -> int:
         """How many messages have no summary and search text yet."""
         return len(self._unindexed)
 
+    def unindexed_messages(self, count: int, *, newest_first: bool = False) -> list[Message]:
+        """Up to ``count`` of the messages not indexed yet (oldest first unless asked)."""
+        with self._cond:
+            ids = reversed(self._unindexed) if newest_first else iter(self._unindexed)
+            return [self._messages[i] for i in _take(ids, count)]
+
+    def put_index(self, message: Message, summary: Summary, search: SearchText) -> None:
+        """Keep an index built elsewhere (a worker process) for a message still stored."""
+        built = _Index(summary, search, summary.held_bytes + search.held_bytes + 200)
+        with self._cond:
+            self._keep_index(message, built)
+            if len(self._unindexed) <= INLINE_INDEX:
+                self._cond.notify_all()  # a search waiting for the backlog may go on
+
     def index_newest(self, count: int) -> int:
         """Build the summary and search text of up to ``count`` unindexed messages, newest
         first; how many were built."""
-        with self._cond:
-            ids = list(_take(reversed(self._unindexed), count))
-        done = 0
-        for message_id in ids:
-            message = self._messages.get(message_id)
-            if message is not None:
-                self._indexed(message)
-                done += 1
-        return done
+        messages = self.unindexed_messages(count, newest_first=True)
+        for message in messages:
+            self._indexed(message)
+        return len(messages)
 
     @property
     def parse_cache_bytes(self) -> int:
@@ -403,7 +411,7 @@ class MessageStore:
         deadline = time.monotonic() + timeout
         with self._cond:
             checked_up_to = self._last_id
-        found = self._find_for_wait(flt, self._snapshot())
+        found = self._first_for_wait(flt)
         while found is None:
             with self._cond:
                 self._waiting += 1
@@ -415,18 +423,15 @@ class MessageStore:
                         self._cond.wait(remaining)
                 finally:
                     self._waiting -= 1
-                fresh = [
-                    self._messages[i]
-                    for i in _takewhile_after(reversed(self._messages), checked_up_to)
-                ]
+                start = bisect_right(self._order, checked_up_to)
+                fresh = [self._messages[i] for i in self._order[start:]]
                 checked_up_to = self._last_id
-            fresh.reverse()
-            found = next((m for m in fresh if self._matches(flt, m)), None)
+            found = next((m for m in fresh if self.matches(flt, m)), None)
         return found
 
     @property
     def waiting(self) -> int:
-        """How many callers are blocked in ``wait_for`` or ``events_after`` right now."""
+        """How many callers are blocked in a wait of this store right now."""
         return self._waiting
 
     @property
@@ -486,37 +491,94 @@ class MessageStore:
 
     # -- internals -------------------------------------------------------------------
 
+    def _matching_ids(self, flt: Filter, *, whole: bool = True) -> Iterator[int]:
+        """Ids of the messages the filter matches, newest first (after ``since`` only).
+
+        ``whole``: the caller will read them all, so the index is caught up first rather
+        than message by message."""
+        with self._cond:
+            order = self._order
+            first = bisect_right(order, flt.since) if flt.since is not None else 0
+            ids = order[first:]
+        if not flt.needs_content:
+            yield from reversed(ids)
+            return
+        if whole:
+            self._catch_up_index()
+        test = flt.matcher()
+        index = self._index
+        for message_id in reversed(ids):
+            entry = index.get(message_id)
+            if entry is None:  # arrived after the catch-up, or deleted
+                message = self._messages.get(message_id)
+                if message is None:
+                    continue
+                entry = self._indexed(message)
+            if test(entry.search):
+                yield message_id
+
+    def _first_for_wait(self, flt: Filter) -> Message | None:
+        if flt.since is None:
+            return self.latest(flt)
+        # The oldest match after ``since``: walk forward from it.
+        with self._cond:
+            start = bisect_right(self._order, flt.since)
+            ids = self._order[start:]
+        for message_id in ids:
+            message = self._messages.get(message_id)
+            if message is not None and self.matches(flt, message):
+                return message
+        return None
+
+    def _catch_up_index(self) -> None:
+        """Before a search: a long backlog is left to the background indexer (waited
+        for); what remains is indexed here."""
+        if len(self._unindexed) > INLINE_INDEX and self.background_indexing:
+            with self._cond:
+                self._waiting += 1
+                try:
+                    self._cond.wait_for(
+                        lambda: len(self._unindexed) <= INLINE_INDEX or self._closed,
+                        INDEX_WAIT,
+                    )
+                finally:
+                    self._waiting -= 1
+        for message in self.unindexed_messages(len(self._unindexed)):
+            self._indexed(message)
+
     def _indexed(self, message: Message) -> _Index:
         found = self._index.get(message.id)
         if found is not None:
             return found
-        parsed = self._parsed.get(message.id) or parse(message.raw)
-        summary, search = Summary.of(parsed), SearchText.of(message.envelope, parsed)
+        cached = self._parsed.get(message.id)
+        if cached is not None:
+            summary, search = Summary.of(cached), SearchText.of(message.envelope, cached)
+        else:
+            summary, search = index(message.raw, message.envelope)
         built = _Index(summary, search, summary.held_bytes + search.held_bytes + 200)
         with self._cond:
-            if message.id in self._messages and message.id not in self._index:
-                self._index[message.id] = built
-                self._unindexed.pop(message.id, None)
-                # Reading never evicts: the estimate made on arrival gives way to the size.
-                self._held += built.size - _index_estimate(message.raw)
-                self._index_bytes += built.size
+            self._keep_index(message, built)
         return built
 
-    def _matches(self, flt: Filter, message: Message) -> bool:
-        search = self._indexed(message).search if flt.needs_content else None
-        return flt.matches(message.id, search)
-
     # (call with the lock held)
+    def _keep_index(self, message: Message, built: _Index) -> None:
+        if message.id in self._messages and message.id not in self._index:
+            self._index[message.id] = built
+            self._unindexed.pop(message.id, None)
+            # Reading never evicts: the estimate made on arrival gives way to the size.
+            self._held += built.size - _index_estimate(message.raw)
+            self._index_bytes += built.size
+
     def _emit(self, kind: EventKind, ids: tuple[int, ...]) -> None:
         self._seq += 1
         self._events.append(Event(self._seq, kind, ids))
 
     def _forget(self, message: Message) -> None:
         held = message.size + PER_MESSAGE
-        index = self._index.pop(message.id, None)
-        if index is not None:
-            held += index.size
-            self._index_bytes -= index.size
+        entry = self._index.pop(message.id, None)
+        if entry is not None:
+            held += entry.size
+            self._index_bytes -= entry.size
         else:
             held += _index_estimate(message.raw)
         self._bytes -= message.size
@@ -530,17 +592,19 @@ class MessageStore:
         """Past a cap, drop cached models first, then the oldest messages."""
         if self.max_bytes and self._held + self._parsed.bytes > self.max_bytes:
             self._parsed.shrink(max(0, self.max_bytes - self._held))
-        evicted: list[int] = []
-        while self._messages and (
-            (self.max_messages and len(self._messages) > self.max_messages)
-            or (self.max_bytes and self._held > self.max_bytes and len(self._messages) > 1)
+        count = 0
+        order = self._order
+        while count < len(order) and (
+            (self.max_messages and len(order) - count > self.max_messages)
+            or (self.max_bytes and self._held > self.max_bytes and len(order) - count > 1)
         ):
-            _, message = self._messages.popitem(last=False)
-            self._forget(message)
-            evicted.append(message.id)
-        if evicted:
-            self._evicted += len(evicted)
-            self._emit("delete", tuple(evicted))
+            self._forget(self._messages.pop(order[count]))
+            count += 1
+        if count:
+            evicted = tuple(order[:count])
+            del order[:count]
+            self._evicted += count
+            self._emit("delete", evicted)
 
     def _release_freed(self) -> None:
         # Outside the lock: handing memory back walks the heap.
@@ -548,54 +612,11 @@ class MessageStore:
             self._freed = 0
             release()
 
-    def _snapshot(self) -> list[Message]:
-        with self._cond:
-            return list(self._messages.values())
-
-    def _newest_first(self, flt: Filter) -> Iterator[Message]:
-        return (m for m in reversed(self._snapshot()) if self._matches(flt, m))
-
-    def _find_for_wait(self, flt: Filter, snapshot: list[Message]) -> Message | None:
-        if flt.since is not None:
-            return next((m for m in snapshot if self._matches(flt, m)), None)
-        return next((m for m in reversed(snapshot) if self._matches(flt, m)), None)
-
 
 def _index_estimate(raw: bytes) -> int:
     """What indexing the message will hold, counted from its arrival so that reading
     (which builds the index) never has to evict: its text, up to what search reads."""
     return min(len(raw), 2 * SEARCH_TEXT_LIMIT) + 1024
-
-
-def _held_bytes(parsed: Parsed) -> int:
-    """About how much memory a parsed model holds: its strings as Python stores them."""
-    size = sys.getsizeof(parsed)
-    for text in (parsed.text, parsed.html, parsed.snippet, parsed.subject, parsed.date_raw):
-        size += sys.getsizeof(text)
-    for name, value in parsed.headers:
-        size += 64 + sys.getsizeof(name) + sys.getsizeof(value)
-    size += 256 * (len(parsed.parts) + len(parsed.defects))
-    size += 160 * (len(parsed.to) + len(parsed.cc) + len(parsed.bcc) + len(parsed.sender))
-    return size
-
-
-def _page(
-    messages: OrderedDict[int, Message], ids: Iterable[int], offset: int, limit: int
-) -> list[Message]:
-    page: list[Message] = []
-    for position, message_id in enumerate(ids):
-        if position >= offset + limit:
-            break
-        if position >= offset:
-            page.append(messages[message_id])
-    return page
-
-
-def _takewhile_after(ids: Iterable[int], since: int) -> Iterator[int]:
-    for message_id in ids:
-        if message_id <= since:
-            return
-        yield message_id
 
 
 def _take(ids: Iterable[int], count: int) -> Iterator[int]:
