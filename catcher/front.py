@@ -14,13 +14,13 @@ import http
 import json
 import logging
 import socket
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 import h11
 
 from catcher.changes import Bridge, LoopChanges
+from catcher.loopthread import LoopThread
 from catcher.parked import Reply
 from catcher.store import MessageStore
 from catcher.wsgi import Result, WSGIApp, call_app, environ_for
@@ -75,7 +75,6 @@ class HTTPFront:
         send_timeout: float = 30.0,
         max_head: int = 64 * 1024,
         max_body: int = 1024 * 1024,
-        loop_factory: Any = None,
     ) -> None:
         self.app = app
         self.store = store
@@ -87,19 +86,15 @@ class HTTPFront:
         self.send_timeout = send_timeout
         self.max_head = max_head
         self.max_body = max_body
-        self.loop_factory = loop_factory or asyncio.new_event_loop
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="catcher-http-worker")
         self._sock: socket.socket | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._changes: LoopChanges | None = None
         self._bridge: Bridge | None = None
         self._tasks: dict[asyncio.Task[Any], asyncio.Transport] = {}
         self._closing = False
         self._parked_state: dict[asyncio.Transport, str] = {}
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="catcher-http", daemon=True)
+        self._thread = LoopThread("catcher-http", self._serve)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -125,50 +120,30 @@ class HTTPFront:
         except OSError as error:
             raise OSError(f"HTTP port {self.host}:{self.port}: {error}") from None
         self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            self._thread.join()
-            raise self._error
 
     def alive(self) -> bool:
-        return self._thread.is_alive() and not self._closing
+        return self._thread.alive() and not self._closing
 
     def stop(self) -> None:
-        loop = self._loop
-        if loop is None or self._closing:
+        if self._closing:
             return
         try:
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=2)
+            self._thread.stop(self._shutdown, timeout=2)
         except Exception:
             log.exception("HTTP shutdown")
-        loop.call_soon_threadsafe(loop.stop)
-        self._thread.join(timeout=2)
         if self._bridge is not None:
             self._bridge.stop()
         # Requests still in the app finish on their own; nothing waits for them.
         self.pool.shutdown(wait=False, cancel_futures=True)
 
-    def _run(self) -> None:
-        loop = self.loop_factory()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            self._server = loop.run_until_complete(
-                asyncio.start_server(self._connection, sock=self._sock, limit=READ_SIZE)
-            )
-            self._changes = LoopChanges(loop, self.pool, self.store)
-            self._bridge = Bridge(self.store, self._changes)
-            self._bridge.start()
-        except BaseException as error:
-            self._error = error
-            self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.close()
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await asyncio.start_server(
+            self._connection, sock=self._sock, limit=READ_SIZE
+        )
+        self._changes = LoopChanges(loop, self.pool, self.store)
+        self._bridge = Bridge(self.store, self._changes)
+        self._bridge.start()
 
     async def _shutdown(self) -> None:
         self._closing = True

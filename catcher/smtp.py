@@ -10,7 +10,6 @@ import logging
 import socket
 import ssl
 import tempfile
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -18,6 +17,7 @@ from typing import Any, cast
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session, TLSSetupException
 from aiosmtpd.smtp import Envelope as SMTPEnvelope
 
+from catcher.loopthread import LoopThread, new_event_loop
 from catcher.message import Delivery, Envelope
 from catcher.settings import Settings
 from catcher.smtp_protocol import CatcherSMTP, SMTPStats
@@ -174,22 +174,6 @@ def _self_signed(hostname: str) -> tuple[bytes, bytes]:
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
-def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
-    """A fresh event loop: uvloop when asked for, or when installed and ``auto``."""
-    if choice in ("auto", "uvloop"):
-        try:
-            import uvloop
-        except ImportError:
-            if choice == "uvloop":
-                raise RuntimeError(
-                    "event_loop: uvloop is not installed (pip install uvloop)"
-                ) from None
-        else:
-            loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-            return loop
-    return asyncio.new_event_loop()
-
-
 class SMTPServer:
     """aiosmtpd on an event loop in its own thread; ``start()`` returns once it listens.
 
@@ -210,45 +194,20 @@ class SMTPServer:
         self.handler = Handler(store, settings, self.stats)
         self.address: tuple[str, int] | None = None
         self.smtps_address: tuple[str, int] | None = None
-        self.loop_name = ""
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._servers: list[asyncio.Server] = []
         self._live: set[SMTP] = set()
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
+        self._thread = LoopThread(
+            "catcher-smtp", self._listen, lambda: new_event_loop(settings.event_loop)
+        )
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="catcher-smtp", daemon=True)
         self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            self._thread.join()
-            raise self._error
 
-    def _run(self) -> None:
-        try:
-            loop = new_event_loop(self.settings.event_loop)
-        except BaseException as error:
-            self._error = error
-            self._ready.set()
-            return
-        self._loop = loop
-        self.loop_name = type(loop).__module__.split(".")[0]
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._listen())
-        except BaseException as error:
-            self._error = error
-            self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
+    @property
+    def loop_name(self) -> str:
+        """Which event loop runs SMTP: asyncio or uvloop."""
+        loop = self._thread.loop
+        return type(loop).__module__.split(".")[0] if loop is not None else ""
 
     async def _listen(self) -> None:
         loop = asyncio.get_running_loop()
@@ -297,13 +256,10 @@ class SMTPServer:
         return len(self._live)
 
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and bool(self._servers)
+        return self._thread.alive() and bool(self._servers)
 
     def stop(self) -> None:
         """Stop listening, drop open sessions, and end the thread."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None or not thread.is_alive():
-            return
 
         async def shutdown() -> None:
             for server in self._servers:
@@ -313,10 +269,8 @@ class SMTPServer:
                     protocol.transport.close()
             for server in self._servers:
                 await server.wait_closed()
-            loop.stop()
 
-        asyncio.run_coroutine_threadsafe(shutdown(), loop)
-        thread.join(timeout=10)
+        self._thread.stop(shutdown, timeout=10)
 
 
 class Refusal(asyncio.Protocol):

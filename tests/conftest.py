@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import smtplib
+import tracemalloc
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -130,6 +131,25 @@ def make_email(
 def send(catcher: Catcher, message: EmailMessage | None = None, **kwargs: Any) -> dict[str, Any]:
     with smtp_client(catcher) as client:
         return client.send_message(message or make_email(), **kwargs)
+
+
+def deliver(catcher: Catcher, raw: bytes, sender: str = "attacker@example.com") -> int:
+    """Send raw bytes to victim@example.com over SMTP; the id the catcher gave them."""
+    with smtp_client(catcher) as client:
+        client.sendmail(sender, ["victim@example.com"], raw)
+    newest = catcher.store.latest()
+    assert newest is not None
+    return newest.id
+
+
+@pytest.fixture
+def traced() -> Iterator[None]:
+    """Python's allocations traced for the test (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        yield
+    finally:
+        tracemalloc.stop()
 
 
 class Http:

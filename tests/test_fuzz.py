@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import smtplib
 from urllib.parse import quote
 
 from hypothesis import HealthCheck, given, settings
@@ -10,7 +9,7 @@ from hypothesis import strategies as st
 
 from catcher.server import Catcher
 
-from .conftest import Http
+from .conftest import Http, deliver
 
 # Header text as hostile senders write it: encoded words, 8-bit bytes, controls, folds.
 TOKENS = st.sampled_from(
@@ -127,15 +126,6 @@ def messages(draw: st.DrawFn) -> bytes:
     if draw(st.booleans()):
         headers.append(draw(st.binary(max_size=40)).replace(b"\r", b"").replace(b"\n", b""))
     return b"\r\n".join(headers) + b"\r\n" + draw(PARTS) + b"\r\n"
-
-
-def deliver(catcher: Catcher, raw: bytes) -> int:
-    host, port = catcher.smtp_address
-    with smtplib.SMTP(host, port, timeout=30) as client:
-        client.sendmail("fuzz@example.com", ["victim@example.com"], raw)
-    newest = catcher.store.latest()
-    assert newest is not None
-    return newest.id
 
 
 @settings(

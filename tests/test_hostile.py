@@ -5,36 +5,17 @@ from __future__ import annotations
 
 import gc
 import json
-import smtplib
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from catcher.server import Catcher
 
-from .conftest import Http
+from .conftest import Http, deliver
 
 MB = 1024 * 1024
-
-
-@pytest.fixture
-def traced() -> Iterator[None]:
-    tracemalloc.start()
-    try:
-        yield
-    finally:
-        tracemalloc.stop()
-
-
-def deliver(catcher: Catcher, raw: bytes) -> int:
-    host, port = catcher.smtp_address
-    with smtplib.SMTP(host, port, timeout=60) as client:
-        client.sendmail("attacker@example.com", ["victim@example.com"], raw)
-    newest = catcher.store.latest()
-    assert newest is not None
-    return newest.id
 
 
 def emoji_text(size: int, n: int) -> bytes:

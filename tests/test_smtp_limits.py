@@ -11,7 +11,7 @@ import subprocess
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -66,15 +66,6 @@ def test_the_listen_backlog_holds_a_burst(catcher: Catcher) -> None:
     ).stdout
     backlogs = [int(line.split()[2]) for line in listing.splitlines() if line.strip()]
     assert backlogs and min(backlogs) >= 1000, listing
-
-
-@pytest.fixture
-def traced() -> Iterator[None]:
-    tracemalloc.start()
-    try:
-        yield
-    finally:
-        tracemalloc.stop()
 
 
 def send_in_pieces(sock: socket.socket, total: int, piece: bytes = b"A" * 65536) -> None:
