@@ -6,12 +6,13 @@ import threading
 import time
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 from catcher.cache import ParseCache, held_bytes
+from catcher.filters import Filter
 from catcher.memory import release
 from catcher.message import (
     SEARCH_TEXT_LIMIT,
@@ -23,7 +24,6 @@ from catcher.message import (
     index,
 )
 from catcher.parsing import Parsed, parse
-from catcher.search import query_mask
 from catcher.settings import Settings
 
 __all__ = ["Event", "Filter", "MessageStore", "Page", "StoreStats"]
@@ -44,58 +44,6 @@ RELEASE_AFTER = 16 * 1024 * 1024
 # background indexer (when one runs) and waits for, up to INDEX_WAIT seconds.
 INLINE_INDEX = 256
 INDEX_WAIT = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class Filter:
-    """Which messages a query, delete or wait is about; every given field must match.
-
-    Text fields match case-insensitively as substrings; ``text`` is free text where each
-    whitespace-separated word must appear somewhere in the subject, addresses, body text
-    or attachment names. ``since`` keeps only ids after it.
-    """
-
-    to: str | None = None
-    sender: str | None = None
-    subject: str | None = None
-    text: str | None = None
-    since: int | None = None
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.needs_content and self.since is None
-
-    @property
-    def needs_content(self) -> bool:
-        return bool(self.to or self.sender or self.subject or self.text)
-
-    def matches(self, message_id: int, search: SearchText | None) -> bool:
-        """Whether the message matches; ``search`` may be None when no text field is set."""
-        if self.since is not None and message_id <= self.since:
-            return False
-        if not self.needs_content:
-            return True
-        assert search is not None, "text filters need the message's search text"
-        return self.matcher()(search)
-
-    def matcher(self) -> Callable[[SearchText], bool]:
-        """The content test alone, with its strings lower-cased once: for many messages."""
-        to = (self.to or "").lower()
-        sender = (self.sender or "").lower()
-        subject = (self.subject or "").lower()
-        words = (self.text or "").lower().split()
-        mask = query_mask(words)
-
-        def test(search: SearchText) -> bool:
-            return (
-                (not mask or search.signature & mask == mask)
-                and (not to or to in search.recipients)
-                and (not sender or sender in search.sender)
-                and (not subject or subject in search.subject)
-                and all(word in search.everything for word in words)
-            )
-
-        return test
 
 
 @dataclass(frozen=True, slots=True)
