@@ -1,4 +1,4 @@
-"""Run the catcher benchmarks: ``python -m bench [--quick] [--only intake,growth,memory,api,ui]``.
+"""Run the catcher benchmarks: ``python -m bench [--quick] [--only intake,growth,...]``.
 
 Servers run in their own processes; this process is the load generator and the HTTP
 client. Prints the machine and a table; writes everything to JSON.
@@ -15,15 +15,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import report, servers, suites
+from bench import indexing, report, servers, suites
 
-SUITES = ("intake", "growth", "memory", "api", "ui")
+SUITES = ("intake", "growth", "memory", "searchable", "pouring", "api", "ui")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--quick", action="store_true", help="small counts, one round: under a minute"
+        "--quick",
+        action="store_true",
+        help="small counts, one round, no N=100,000: about a minute and a half",
     )
     parser.add_argument(
         "--json",
@@ -44,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--loop",
         default="uvloop",
-        help="event loop of catcher for growth, memory, API (default uvloop)",
+        help="event loop of catcher outside intake (default uvloop)",
     )
     parser.add_argument(
         "--client-loop",
@@ -52,11 +54,15 @@ def main(argv: list[str] | None = None) -> int:
         choices=("auto", "asyncio", "uvloop"),
         help="the load generator's own loop (auto: uvloop when installed)",
     )
-    parser.add_argument("--rounds", type=int, help="intake rounds (default 1 quick, 3 full)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="intake rounds and searchable runs at 10,000 (default 1 quick, 3 full)",
+    )
     parser.add_argument(
         "--api-sizes",
         help="comma-separated numbers of stored messages for the API suite "
-        "(default 10000,100000; quick 2000)",
+        "(default 10000,100000; quick 10000)",
     )
     parser.add_argument(
         "--parse-sink",
@@ -120,10 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         "catcher_root": str(servers.CATCHER_ROOT),
     }
     m = results["machine"]
+    log(f"$ {results['command']}")
     log(
         f"catcher {m['catcher']} | {m['cores']} cores, {m['cpu']} | Python {m['python']} | "
         f"aiosmtpd {m['aiosmtpd']} | uvloop {m['uvloop']} | server loops {','.join(loops)} "
-        f"(growth/memory/api: {args.loop}) | load generator loop {results['client_loop']} | "
+        f"(other suites: {args.loop}) | load generator loop {results['client_loop']} | "
         f"load average {' '.join(f'{x:.2f}' for x in m['load_average_start'])}"
     )
     timings: dict[str, float] = {}
@@ -152,6 +159,16 @@ def main(argv: list[str] | None = None) -> int:
         log("memory (~100 KB):")
         results["memory_100k"] = timed(
             "memory", lambda: suites.memory_100k(sizes, args.loop, args.client_loop, log)
+        )
+    if "searchable" in only:
+        log("time to searchable (2 KB at full speed, then search at once):")
+        results["searchable"] = timed(
+            "searchable", lambda: indexing.searchable(sizes, args.loop, args.client_loop, log)
+        )
+    if "pouring" in only:
+        log("the API while mail pours in (alone, then with an API client):")
+        results["pouring"] = timed(
+            "pouring", lambda: indexing.pouring(sizes, args.loop, args.client_loop, log)
         )
     if "api" in only or "ui" in only:
         log("API (and UI):")

@@ -202,9 +202,15 @@ class Generator:
         count: int,
         *,
         record_done: bool = False,
+        rate: float | None = None,
         timeout: float = 600.0,
     ) -> LoadResult:
-        """Send messages ``first`` .. ``first + count - 1`` over all sessions; timed."""
+        """Send messages ``first`` .. ``first + count - 1`` over all sessions; timed.
+
+        With ``rate`` (messages per second) message ``first + k`` is not started before
+        ``k / rate`` s into the phase: a steady offered load. A server that falls behind
+        gets the late ones at once, as many at a time as there are sessions.
+        """
         result = LoadResult(count=count, concurrency=self.concurrency, elapsed=0.0, latencies=[])
         next_index = first
         end = first + count
@@ -214,6 +220,10 @@ class Generator:
             while next_index < end:
                 index = next_index
                 next_index += 1
+                if rate:
+                    delay = started + (index - first) / rate - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
                 message = make(index)
                 session = self.sessions[slot]
                 try:

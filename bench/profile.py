@@ -2,7 +2,7 @@
 
     python -m bench.profile [--server catcher|sink|sink-wide] [--loop uvloop|asyncio]
                             [--kind 2k|100k] [--concurrency 20] [--count 20000]
-                            [--catcher-root PATH]
+                            [--api] [--subprocesses] [--catcher-root PATH]
 
 Needs ``py-spy`` (pip install py-spy) and the right to trace (root, or ptrace allowed).
 Prints the functions with the most samples on top of the stack (self) and anywhere in
@@ -37,6 +37,16 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--extra", default="", help="extra catcher CLI arguments, space-separated")
     parser.add_argument(
+        "--api",
+        action="store_true",
+        help="run the API client (bench.apiload: list, get, a search a second) during the load",
+    )
+    parser.add_argument(
+        "--subprocesses",
+        action="store_true",
+        help="sample the server's child processes too (catcher's indexing worker)",
+    )
+    parser.add_argument(
         "--catcher-root", type=Path, help="profile the catcher package in this folder"
     )
     args = parser.parse_args()
@@ -52,7 +62,10 @@ def main() -> int:
     out = (
         Path(__file__).parent
         / "results"
-        / f"profile-{args.server}-{args.loop}-{args.kind}-c{args.concurrency}.txt"
+        / (
+            f"profile-{args.server}-{args.loop}-{args.kind}-c{args.concurrency}"
+            f"{'-api' if args.api else ''}.txt"
+        )
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     corpus = Corpus(args.kind)
@@ -71,12 +84,18 @@ def main() -> int:
                 "--output",
                 str(out),
                 "--nonblocking",
+                *(["--subprocesses"] if args.subprocesses else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
         )
         time.sleep(1.0)
+        api = None
+        if args.api and server.url:
+            from bench.apiload import APILoad
+
+            api = APILoad(server.url, servers.env(), str(servers.ROOT))
 
         async def go() -> loadgen.LoadResult:
             generator = loadgen.Generator(*server.smtp, args.concurrency)
@@ -86,7 +105,12 @@ def main() -> int:
             finally:
                 await generator.close()
 
-        result = loadgen.run(go)
+        try:
+            result = loadgen.run(go)
+        finally:
+            if api is not None:
+                api.stop()
+                api.close()
         spy.send_signal(2)  # SIGINT: py-spy writes its output and exits
         spy.wait(30)
     print(f"{server.name}: {result.rate:.0f} msg/s, {result.failures} failures; stacks in {out}")
@@ -101,7 +125,9 @@ def summarize(path: Path, messages: int, top: int) -> None:
     samples = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not stack:
+        if not stack or not count_text.isdigit():
+            # --nonblocking reads the process's memory while it runs and now and then
+            # takes a torn string for a frame name, newlines and all: skip those lines.
             continue
         count = int(count_text)
         frames = stack.split(";")

@@ -64,12 +64,14 @@ def _status_kb(pid: int, key: str) -> int:
 CATCHER_ROOT = ROOT
 
 
-def _env(root: Path = ROOT) -> dict[str, str]:
-    env = dict(os.environ)
+def env(root: Path = ROOT) -> dict[str, str]:
+    """The environment a server (or a helper process) runs in: ``root`` and the bench first
+    on the import path."""
+    values = dict(os.environ)
     paths = [str(root)] + ([str(ROOT)] if root != ROOT else [])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [*paths, env.get("PYTHONPATH")]))
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    values["PYTHONPATH"] = os.pathsep.join(filter(None, [*paths, values.get("PYTHONPATH")]))
+    values["PYTHONUNBUFFERED"] = "1"
+    return values
 
 
 def _read_banner(
@@ -110,7 +112,7 @@ def start_catcher(
         "--event-loop", loop, *extra,
     ]  # fmt: skip
     process = subprocess.Popen(
-        command, cwd=root, env=_env(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, cwd=root, env=env(root), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     lines = _read_banner(process, _HTTP, 30)
     smtp = next(m for m in map(_SMTP.match, lines) if m)
@@ -129,7 +131,7 @@ def start_sink(loop: str, parse: bool = False, wide: bool = False) -> Server:
     if wide:
         command.append("--wide")
     process = subprocess.Popen(
-        command, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     lines = _read_banner(process, _SINK, 30)
     found = next(m for m in map(_SINK.match, lines) if m)

@@ -12,6 +12,7 @@ import os
 import random
 import re
 import smtplib
+import socket
 import statistics
 import threading
 import time
@@ -20,11 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import loadgen, servers
+from bench import loadgen, proc, servers
 from bench.http import Client
 from bench.mail import RARE, RECIPIENTS, SENDERS, WORDS, Corpus
-
-TICK = os.sysconf("SC_CLK_TCK")
+from bench.proc import cpu_seconds
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,12 @@ class Sizes:
     api_slow_requests: int  # for scans at the largest N
     wait_samples: int
     sse_samples: int
+    searchable_counts: tuple[int, ...]  # each into a fresh catcher, then searched at once
+    searchable_concurrency: int
+    pour_rate: float  # messages per second offered in the steady case
+    pour_seconds: float
+    pour_burst: int
+    pour_idle_seconds: float  # the API client once the burst is searchable: its baseline
 
 
 QUICK = Sizes(
@@ -57,11 +63,17 @@ QUICK = Sizes(
     growth_window=500,
     memory_count_2k=2000,
     memory_count_100k=300,
-    api_sizes=(2000,),
+    api_sizes=(10000,),
     api_requests=100,
     api_slow_requests=30,
     wait_samples=20,
     sse_samples=20,
+    searchable_counts=(10000,),
+    searchable_concurrency=10,
+    pour_rate=1000,
+    pour_seconds=15,
+    pour_burst=5000,
+    pour_idle_seconds=3,
 )
 FULL = Sizes(
     rounds=3,
@@ -78,16 +90,15 @@ FULL = Sizes(
     api_slow_requests=40,
     wait_samples=50,
     sse_samples=50,
+    searchable_counts=(10000, 100000),
+    searchable_concurrency=10,
+    pour_rate=1000,
+    pour_seconds=60,
+    pour_burst=20000,
+    pour_idle_seconds=5,
 )
 
 Log = Callable[[str], None]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a whole process (all threads), in seconds."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def ms(seconds: float) -> float:
@@ -265,11 +276,14 @@ def growth_and_memory(sizes: Sizes, loop: str, client_loop: str, log: Log) -> di
     with servers.start_catcher(loop) as server:
         servers.settle(server)
         rss0 = server.rss()
+        load = [round(x, 2) for x in os.getloadavg()]
         first, cpu_a = _send_phase(server, corpus, 20, 0, half, 0, client_loop, record_done=True)
-        rss_half = server.rss()  # at once: catcher indexes in the background when SMTP is quiet
+        rss_half = server.rss()  # at once: before the rest of the backlog is indexed
+        index_a, _ = proc.indexing_cpu(server.pid)
         second, cpu_b = _send_phase(
             server, corpus, 20, half, total - half, 0, client_loop, record_done=True
         )
+        index_b, _ = proc.indexing_cpu(server.pid)
         raw = sum(len(corpus.message(i)[2]) for i in range(half)) / half
         first_rate = window / (first.done_at[window - 1] - first.started_at)
         last_rate = window / (second.done_at[-1] - second.done_at[-window - 1])
@@ -284,7 +298,14 @@ def growth_and_memory(sizes: Sizes, loop: str, client_loop: str, log: Log) -> di
             "half_ratio": round(second.rate / first.rate, 3),
             "server_cpu_us_per_msg_first_half": round(cpu_a / half * 1e6, 1),
             "server_cpu_us_per_msg_second_half": round(cpu_b / (total - half) * 1e6, 1),
+            # The indexing worker's CPU (start-up included) by the end of each half.
+            "indexing_cpu_us_per_msg_first_half": round(index_a / half * 1e6, 1),
+            "indexing_cpu_us_per_msg_second_half": round(
+                (index_b - index_a) / (total - half) * 1e6, 1
+            ),
+            "window_rates": _window_rates(first, second, window),
             "failures": first.failures + second.failures,
+            "load_average": load,
         }
         out["memory_2k"] = _memory_row(half, raw, rss0, rss_half)
         log(
@@ -293,6 +314,19 @@ def growth_and_memory(sizes: Sizes, loop: str, client_loop: str, log: Log) -> di
         )
         log(f"  memory 2k raw: {out['memory_2k']['rss_per_msg']} B/msg for {raw:.0f} B raw")
     return out
+
+
+def _window_rates(
+    first: loadgen.LoadResult, second: loadgen.LoadResult, window: int
+) -> list[float]:
+    """Messages per second in each window of ``window`` messages, in order (the gap
+    between the halves, a /proc read, is left out)."""
+    rates = []
+    for half in (first, second):
+        marks = [half.started_at, *half.done_at]
+        for end in range(window, len(marks), window):
+            rates.append(round(window / (marks[end] - marks[end - window]), 1))
+    return rates
 
 
 def _memory_row(
@@ -360,7 +394,12 @@ def _timed(client: Client, paths: list[str]) -> dict[str, Any]:
 def api(
     sizes: Sizes, loop: str, client_loop: str, ui: bool, log: Log, api: bool = True
 ) -> dict[str, Any]:
-    """List, get, search and filtered search at each N; wait and SSE latency; UI at the first N."""
+    """At each N: list (three offsets), get, free-text and per-field searches, wait and
+    SSE latency, memory once indexed; the UI at the first N.
+
+    The first search after each fill waits for the indexing worker and builds what is
+    left, so every figure after it is taken with every message indexed.
+    """
     out: dict[str, Any] = {}
     corpus = Corpus("2k")
     rng = random.Random(3)
@@ -370,9 +409,10 @@ def api(
         rss0 = server.rss()
         stored = 0
         for n in sizes.api_sizes:
+            load = [round(x, 2) for x in os.getloadavg()]
             fill, _ = _send_phase(server, corpus, 20, stored, n - stored, 0, client_loop)
             stored = n
-            rss_raw = server.rss()  # at once, before any background indexing
+            rss_raw = server.rss()  # at once, before the backlog is indexed
             if not api:  # the UI alone
                 if ui:
                     from bench import ui as ui_suite
@@ -383,6 +423,7 @@ def api(
             row: dict[str, Any] = {
                 "fill_per_second": round(fill.rate, 1),
                 "fill_failures": fill.failures,
+                "load_average": load,
             }
             slow = n >= 50_000
             requests = sizes.api_slow_requests if slow else sizes.api_requests
@@ -390,27 +431,36 @@ def api(
             row["list_first_ms"] = ms(client.get("/api/messages?limit=50")[2])
             ids = [rng.randint(1, n) for _ in range(sizes.api_requests)]
             row["get_cold"] = _timed(client, [f"/api/messages/{i}" for i in ids])
-            # SMTP has been quiet a while now: a background indexer, if catcher has one,
-            # is parsing. Requests meanwhile share the GIL with it.
+            # A moment later the backlog is still being indexed (by the worker process, or
+            # in catcher for a short one); requests meanwhile.
             time.sleep(0.3)
             row["get_indexing"] = _timed(
                 client, [f"/api/messages/{rng.randint(1, n)}" for _ in range(requests)]
             )
-            # The first search parses every message not parsed yet: a real, one-off cost
-            # (less when catcher has been indexing in the background since the fill).
+            # The first search waits for the worker and indexes the rest itself: after it
+            # every message is indexed.
             started = time.perf_counter()
             client.json("/api/messages?q=" + RARE[1])
             row["first_search_s"] = round(time.perf_counter() - started, 3)
             servers.settle(server)
             rss_parsed = server.rss()
+            step = max(1, n // 10_000)  # the mean raw size from a sample at large N
+            raw = statistics.mean(len(corpus.message(i)[2]) for i in range(0, n, step))
+            row["memory"] = _memory_row(n, raw, rss0, rss_raw, rss_parsed)
+            worker = proc.index_worker(server.pid)
+            row["memory"]["worker_rss_mb"] = (
+                round(proc.rss(worker) / 2**20, 1) if worker is not None else None
+            )
             if n == sizes.api_sizes[0]:
-                raw = sum(len(corpus.message(i)[2]) for i in range(n)) / n
-                out["memory_2k_api"] = _memory_row(n, raw, rss0, rss_raw, rss_parsed)
+                out["memory_2k_api"] = row["memory"]
             # Warm.
             _timed(client, ["/api/messages?limit=50"] * 20)
             row["list"] = _timed(client, ["/api/messages?limit=50"] * sizes.api_requests)
             row["list_deep"] = _timed(
                 client, [f"/api/messages?limit=50&offset={n // 2}"] * requests
+            )
+            row["list_last"] = _timed(
+                client, [f"/api/messages?limit=50&offset={n - 50}"] * requests
             )
             row["get"] = _timed(
                 client, [f"/api/messages/{rng.randint(1, n)}" for _ in range(sizes.api_requests)]
@@ -421,6 +471,15 @@ def api(
             row["search_common"] = _timed(
                 client, [f"/api/messages?q={rng.choice(WORDS)}" for _ in range(requests)]
             )
+            for field, param, values in (
+                ("search_to", "to", RECIPIENTS),
+                ("search_from", "from", SENDERS),
+                ("search_subject", "subject", WORDS),
+            ):
+                row[field] = _timed(
+                    client,
+                    [f"/api/messages?{param}={rng.choice(values)}" for _ in range(requests)],
+                )
             row["filtered"] = _timed(
                 client,
                 [
@@ -440,10 +499,14 @@ def api(
                 out["ui"] = ui_suite.first_render(server.url, log)
             out[str(n)] = row
             log(
-                f"  api N={n}: list {row['list']['p50_ms']} ms, get {row['get']['p50_ms']} ms, "
-                f"search {row['search']['p50_ms']} ms, filtered {row['filtered']['p50_ms']} ms, "
+                f"  api N={n}: list {row['list']['p50_ms']} ms (N/2 "
+                f"{row['list_deep']['p50_ms']}, N-50 {row['list_last']['p50_ms']}), get "
+                f"{row['get']['p50_ms']} ms, search {row['search']['p50_ms']} ms (common "
+                f"{row['search_common']['p50_ms']}, to {row['search_to']['p50_ms']}, from "
+                f"{row['search_from']['p50_ms']}, subject {row['search_subject']['p50_ms']}), "
                 f"first search {row['first_search_s']} s, wait {row['wait']['p50_ms']} ms"
                 + (f", sse {row['sse']['p50_ms']} ms" if "sse" in row else "")
+                + f", indexed {row['memory']['rss_per_msg_parsed']} B/msg; load {load[0]}"
             )
     return out
 
@@ -547,7 +610,12 @@ def sse_latency(server: servers.Server, samples: int) -> dict[str, Any]:
             time.sleep(0.001)
     smtp.quit()
     stop.set()
+    # Shut the socket first: closing alone waits for the reader's readline, which holds
+    # the response's buffer until the next heartbeat (15 s).
+    if connection.sock is not None:
+        connection.sock.shutdown(socket.SHUT_RDWR)
     connection.close()
+    thread.join(5)
     latencies = [arrived[i] - at for i, at in sent.items() if i in arrived]
     return {
         "samples": len(latencies),
