@@ -16,12 +16,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
 from catcher import preview, wire
+from catcher.feed import Event
 from catcher.mailboxes import valid_name
 from catcher.message import Message
 from catcher.parked import Changes, Reply, parked_response
 from catcher.parsing import Part, part_content
 from catcher.state import app_state
-from catcher.store import Event, Filter, MessageStore
+from catcher.store import Filter, MessageStore
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left, bisect_right
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
 from catcher.cache import ParseCache, held_bytes
+from catcher.feed import Event, EventKind, Feed
 from catcher.filters import Filter
+from catcher.index import Entry, Index
 from catcher.mailboxes import Box, Mailboxes, MailboxStats, Router
 from catcher.memory import release
 from catcher.message import (
@@ -29,10 +29,6 @@ from catcher.settings import Settings
 
 __all__ = ["Event", "Filter", "MailboxStats", "MessageStore", "Page", "StoreStats"]
 
-EventKind = Literal["new", "delete", "clear", "read", "mailbox"]
-
-# How many events are kept for clients that reconnect with Last-Event-ID.
-EVENT_HISTORY = 10_000
 # Full models of the messages opened most recently are kept up to this many bytes, and
 # never more than a quarter of the byte cap (a person opening one reads it several times:
 # detail, HTML, parts); the rest are parsed again from the raw bytes when asked for.
@@ -57,26 +53,6 @@ class Page:
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
-    """A change to the store; ``seq`` increases by one per event, starting at 1.
-
-    Events carry ids, not messages, so the history never keeps a deleted message alive.
-    """
-
-    seq: int
-    kind: EventKind
-    ids: tuple[int, ...]
-    # The mailboxes whose view the change touches; ``everywhere`` when All mail sees it
-    # too (False when messages only left one mailbox and live on in others).
-    mailboxes: frozenset[str] = frozenset()
-    everywhere: bool = True
-
-    def visible_in(self, mailbox: str | None) -> bool:
-        """Whether a view of this mailbox (All mail for None) sees the change."""
-        return self.everywhere if mailbox is None else mailbox in self.mailboxes
-
-
-@dataclass(frozen=True, slots=True)
 class StoreStats:
     """Counts and totals at one moment."""
 
@@ -91,13 +67,6 @@ class StoreStats:
     evicted: int
     deleted: int
     unread: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Index:
-    summary: Summary
-    search: SearchText
-    size: int
 
 
 class MessageStore:
@@ -121,21 +90,18 @@ class MessageStore:
         self._messages: dict[int, Message] = {}
         self._order: list[int] = []  # ids, oldest first: a page at any offset is a slice
         self._boxes = Mailboxes(Router(settings.plus_tags))
-        self._index: dict[int, _Index] = {}
-        self._unindexed: dict[int, None] = {}  # an ordered set, oldest first
+        self._index = Index()
         cache = min(PARSE_CACHE_BYTES, self.max_bytes // 4) if self.max_bytes else PARSE_CACHE_BYTES
         self._parsed = ParseCache(cache)
         self._read: set[int] = set()
         self._bytes = 0
         self._held = 0  # raw bytes, record overheads and index: everything but the cache
-        self._index_bytes = 0
         self._freed = 0
         self._last_id = 0
         self._received = 0
         self._evicted = 0
         self._deleted = 0
-        self._events: deque[Event] = deque(maxlen=EVENT_HISTORY)
-        self._seq = 0
+        self._feed = Feed()
         self._waiting = 0
         self._closed = False
 
@@ -158,7 +124,7 @@ class MessageStore:
             self._messages[message.id] = message
             self._order.append(message.id)
             names = self._boxes.file(message.id, len(raw), routes)
-            self._unindexed[message.id] = None
+            self._index.pend(message.id)
             self._bytes += len(raw)
             self._held += len(raw) + PER_MESSAGE + _index_estimate(raw)
             self._received += 1
@@ -188,11 +154,10 @@ class MessageStore:
             self._order.clear()
             self._boxes.clear()
             self._index.clear()
-            self._unindexed.clear()
             self._parsed.clear()
             self._read.clear()
             self._freed += self._held
-            self._bytes = self._held = self._index_bytes = 0
+            self._bytes = self._held = 0
             self._deleted += len(ids)
             self._emit("clear", ids, self._boxes.names())
             self._cond.notify_all()
@@ -321,7 +286,7 @@ class MessageStore:
                 count=len(self._messages),
                 bytes=self._bytes,
                 held_bytes=self._held + self._parsed.bytes,
-                index_bytes=self._index_bytes,
+                index_bytes=self._index.bytes,
                 cache_bytes=self._parsed.bytes,
                 max_messages=self.max_messages,
                 max_bytes=self.max_bytes,
@@ -368,20 +333,20 @@ class MessageStore:
     @property
     def unindexed(self) -> int:
         """How many messages have no summary and search text yet."""
-        return len(self._unindexed)
+        return self._index.backlog
 
     def unindexed_messages(self, count: int, *, newest_first: bool = False) -> list[Message]:
         """Up to ``count`` of the messages not indexed yet (oldest first unless asked)."""
         with self._cond:
-            ids = reversed(self._unindexed) if newest_first else iter(self._unindexed)
-            return [self._messages[i] for i in _take(ids, count)]
+            return [
+                self._messages[i] for i in self._index.pending(count, newest_first=newest_first)
+            ]
 
     def put_index(self, message: Message, summary: Summary, search: SearchText) -> None:
         """Keep an index built elsewhere (a worker process) for a message still stored."""
-        built = _Index(summary, search, summary.held_bytes + search.held_bytes + 200)
         with self._cond:
-            self._keep_index(message, built)
-            if len(self._unindexed) <= INLINE_INDEX:
+            self._keep_index(message, Entry.of(summary, search))
+            if self._index.backlog <= INLINE_INDEX:
                 self._cond.notify_all()  # a search waiting for the backlog may go on
 
     def index_newest(self, count: int) -> int:
@@ -441,7 +406,7 @@ class MessageStore:
     @property
     def seq(self) -> int:
         """The number of the newest event (0 before the first)."""
-        return self._seq
+        return self._feed.seq
 
     def events_after(self, seq: int, timeout: float) -> tuple[list[Event], bool]:
         """Events after ``seq``, waiting up to ``timeout`` s for the first one (no wait
@@ -454,23 +419,14 @@ class MessageStore:
         with self._cond:
             self._waiting += 1
             try:
-                while self._seq <= seq:
+                while self._feed.seq <= seq:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0 or self._closed:
                         return [], True
                     self._cond.wait(remaining)
             finally:
                 self._waiting -= 1
-            oldest = self._events[0].seq if self._events else self._seq + 1
-            complete = oldest <= seq + 1
-            # From the newest back: a waiter usually wants one event, not the whole history.
-            fresh: list[Event] = []
-            for event in reversed(self._events):
-                if event.seq <= seq:
-                    break
-                fresh.append(event)
-            fresh.reverse()
-            return fresh, complete
+            return self._feed.since(seq)
 
     def wait_changed(self, seq: int, timeout: float | None = None) -> int:
         """The event number once it is past ``seq``, or as it is after ``timeout`` s or
@@ -478,10 +434,10 @@ class MessageStore:
         with self._cond:
             self._waiting += 1
             try:
-                self._cond.wait_for(lambda: self._seq != seq or self._closed, timeout)
+                self._cond.wait_for(lambda: self._feed.seq != seq or self._closed, timeout)
             finally:
                 self._waiting -= 1
-            return self._seq
+            return self._feed.seq
 
     @property
     def closed(self) -> bool:
@@ -537,20 +493,20 @@ class MessageStore:
     def _catch_up_index(self) -> None:
         """Before a search: a long backlog is left to the background indexer (waited
         for); what remains is indexed here."""
-        if len(self._unindexed) > INLINE_INDEX and self.background_indexing:
+        if self._index.backlog > INLINE_INDEX and self.background_indexing:
             with self._cond:
                 self._waiting += 1
                 try:
                     self._cond.wait_for(
-                        lambda: len(self._unindexed) <= INLINE_INDEX or self._closed,
+                        lambda: self._index.backlog <= INLINE_INDEX or self._closed,
                         INDEX_WAIT,
                     )
                 finally:
                     self._waiting -= 1
-        for message in self.unindexed_messages(len(self._unindexed)):
+        for message in self.unindexed_messages(self._index.backlog):
             self._indexed(message)
 
-    def _indexed(self, message: Message) -> _Index:
+    def _indexed(self, message: Message) -> Entry:
         found = self._index.get(message.id)
         if found is not None:
             return found
@@ -559,19 +515,16 @@ class MessageStore:
             summary, search = Summary.of(cached), SearchText.of(message.envelope, cached)
         else:
             summary, search = index(message.raw, message.envelope)
-        built = _Index(summary, search, summary.held_bytes + search.held_bytes + 200)
+        built = Entry.of(summary, search)
         with self._cond:
             self._keep_index(message, built)
         return built
 
     # (call with the lock held)
-    def _keep_index(self, message: Message, built: _Index) -> None:
-        if message.id in self._messages and message.id not in self._index:
-            self._index[message.id] = built
-            self._unindexed.pop(message.id, None)
+    def _keep_index(self, message: Message, built: Entry) -> None:
+        if message.id in self._messages and self._index.keep(message.id, built):
             # Reading never evicts: the estimate made on arrival gives way to the size.
             self._held += built.size - _index_estimate(message.raw)
-            self._index_bytes += built.size
 
     def _ids(self, mailbox: str | None) -> list[int]:
         """The ordered ids of a mailbox (of All mail for None); empty for no such mailbox."""
@@ -585,8 +538,7 @@ class MessageStore:
         *,
         everywhere: bool = True,
     ) -> None:
-        self._seq += 1
-        self._events.append(Event(self._seq, kind, ids, mailboxes, everywhere))
+        self._feed.emit(kind, ids, mailboxes, everywhere)
 
     def _remove(self, ids: tuple[int, ...], mailbox: str | None) -> tuple[int, ...]:
         """Delete messages (from one mailbox only, given one); the ids that went from it."""
@@ -630,17 +582,12 @@ class MessageStore:
 
     def _forget(self, message: Message) -> None:
         held = message.size + PER_MESSAGE
-        entry = self._index.pop(message.id, None)
-        if entry is not None:
-            held += entry.size
-            self._index_bytes -= entry.size
-        else:
-            held += _index_estimate(message.raw)
+        entry = self._index.forget(message.id)
+        held += entry.size if entry is not None else _index_estimate(message.raw)
         self._bytes -= message.size
         self._held -= held
         self._freed += held
         self._read.discard(message.id)
-        self._unindexed.pop(message.id, None)
         self._parsed.drop(message.id)
 
     def _evict(self, arrived_in: tuple[str, ...] = ()) -> None:
@@ -681,10 +628,3 @@ def _index_estimate(raw: bytes) -> int:
     """What indexing the message will hold, counted from its arrival so that reading
     (which builds the index) never has to evict: its text, up to what search reads."""
     return min(len(raw), 2 * SEARCH_TEXT_LIMIT) + 1024
-
-
-def _take(ids: Iterable[int], count: int) -> Iterator[int]:
-    for position, message_id in enumerate(ids):
-        if position >= count:
-            return
-        yield message_id
