@@ -203,7 +203,7 @@ def stats() -> ResponseReturnValue:
     if name is not None:
         found = store().mailbox(name)
         assert found is not None
-        return wire.json_response(wire.mailbox(found))
+        return wire.json_response(wire.mailbox(found, plus_tags=store().plus_tags))
     numbers = store().stats()
     status = app_state().status()
     return wire.json_response(
@@ -464,6 +464,9 @@ def events() -> ResponseReturnValue:
                 for event in found:
                     seq = event.seq
                     if not event.visible_in(mailbox):
+                        if mailbox is None and event.mailboxes:
+                            # All mail's view is the same, but some mailbox's count moved.
+                            yield _mailbox_change(event)
                         continue
                     # Every open stream sends the same bytes for an event: build them once.
                     data = await changes.call(partial(chunk, event), key=("sse", event.seq))
@@ -503,6 +506,11 @@ def _event(event: Event) -> bytes | None:
         name = next(iter(event.mailboxes))
         return _sse("mailbox", {"name": name, "exists": store().has_mailbox(name)}, event.seq)
     return _sse("delete", {"ids": list(event.ids)}, event.seq)
+
+
+def _mailbox_change(event: Event) -> bytes:
+    names = sorted(event.mailboxes)
+    return _sse("mailbox", {"name": names[0], "names": names, "exists": True}, event.seq)
 
 
 def _sse(kind: str, data: Any, seq: int | None = None, retry: int | None = None) -> bytes:

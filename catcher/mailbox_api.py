@@ -31,8 +31,18 @@ def http_error(exc: HTTPException) -> Response:
 
 @bp.get("")
 def list_mailboxes() -> ResponseReturnValue:
-    """Every mailbox with its counts and routing, in the order they were made."""
-    return wire.json_response({"mailboxes": [wire.mailbox(m) for m in store().mailboxes()]})
+    """Every mailbox with its counts and routing, in the order they were made, and All
+    mail's counts."""
+    the_store = store()
+    numbers = the_store.stats()
+    return wire.json_response(
+        {
+            "all": {"messages": numbers.count, "unread": numbers.unread},
+            "mailboxes": [
+                wire.mailbox(m, plus_tags=the_store.plus_tags) for m in the_store.mailboxes()
+            ],
+        }
+    )
 
 
 @bp.post("")
@@ -68,7 +78,7 @@ def create_mailbox() -> ResponseReturnValue:
         raise BadRequest(str(error)) from None
     found = store().mailbox(name)
     assert found is not None
-    payload = wire.mailbox(found)
+    payload = wire.mailbox(found, plus_tags=store().plus_tags)
     payload["smtp_password"] = credentials[1]  # told once, to whoever made it
     return wire.json_response(payload, 201)
 
@@ -79,7 +89,7 @@ def get_mailbox(name: str) -> ResponseReturnValue:
     found = store().mailbox(name) if valid_name(name) else None
     if found is None:
         raise NotFound(f"no mailbox {name[:80]!r}")
-    return wire.json_response(wire.mailbox(found))
+    return wire.json_response(wire.mailbox(found, plus_tags=store().plus_tags))
 
 
 @bp.delete("/<name>")

@@ -224,7 +224,7 @@ _MAILBOX = {
                 "origin": {"enum": ["api", "login", "tag", "default"]},
                 "recipients": {"type": "array", "items": {"type": "string"}},
                 "smtp_user": {"type": ["string", "null"]},
-                "plus_tag": {"type": "string"},
+                "plus_tag": {"type": ["string", "null"], "description": "null with --no-plus-tags"},
             },
         },
         "smtp_password": {"type": ["string", "null"], "description": "only when made"},
@@ -320,12 +320,20 @@ def document() -> dict[str, Any]:
                         "200": _json(
                             {
                                 "type": "object",
-                                "required": ["mailboxes"],
+                                "required": ["all", "mailboxes"],
                                 "properties": {
+                                    "all": {
+                                        "type": "object",
+                                        "required": ["messages", "unread"],
+                                        "properties": {
+                                            "messages": {"type": "integer"},
+                                            "unread": {"type": "integer"},
+                                        },
+                                    },
                                     "mailboxes": {
                                         "type": "array",
                                         "items": {"$ref": "#/components/schemas/Mailbox"},
-                                    }
+                                    },
                                 },
                             }
                         )

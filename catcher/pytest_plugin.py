@@ -194,7 +194,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     # before ``mailbox`` still counts as this test's.
     server = item.config.stash.get(_RUNNING, None)
     if server is not None:
-        server.store.clear()
+        server.store.reset()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -164,6 +164,12 @@ class MessageStore:
         self._release_freed()
         return ids
 
+    def reset(self) -> None:
+        """Delete everything and every mailbox: a fresh store, for a test."""
+        self.clear()
+        for found in self.mailboxes():
+            self.delete_mailbox(found.box.name)
+
     def set_read(self, message_id: int, read: bool) -> bool:
         """Mark one message read or unread; False when there is no such message."""
         return bool(self.set_read_many((message_id,), read)) or message_id in self._messages
@@ -219,6 +225,11 @@ class MessageStore:
             self._emit("mailbox", (), frozenset((name,)))
             self._cond.notify_all()
         return removed
+
+    @property
+    def plus_tags(self) -> bool:
+        """Whether ``anyone+TAG@`` routes to mailbox ``TAG``."""
+        return self._boxes.router.plus_tags
 
     def has_mailbox(self, name: str) -> bool:
         return name in self._boxes

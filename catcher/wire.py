@@ -152,7 +152,7 @@ def part(message_id: int, found: Part, *, base: str = "/api") -> dict[str, Any]:
     }
 
 
-def mailbox(found: MailboxStats) -> dict[str, Any]:
+def mailbox(found: MailboxStats, *, plus_tags: bool = True) -> dict[str, Any]:
     """A mailbox: its counts and how mail is routed to it (never its password)."""
     box = found.box
     return {
@@ -166,6 +166,6 @@ def mailbox(found: MailboxStats) -> dict[str, Any]:
             "origin": box.origin,
             "recipients": list(box.recipients),
             "smtp_user": box.smtp_user,
-            "plus_tag": f"+{box.name}@",
+            "plus_tag": f"+{box.name}@" if plus_tags else None,
         },
     }

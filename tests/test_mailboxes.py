@@ -270,3 +270,36 @@ def test_the_client_scopes_everything_to_its_mailbox(catcher: Catcher) -> None:
     with pytest.raises(ClientError) as raised:
         box.messages()
     assert raised.value.status == 404
+
+
+def test_all_mail_hears_when_a_mailbox_alone_changes(catcher: Catcher, http: Http) -> None:
+    send(catcher, ["a+left@example.com", "b+right@example.com"], "in both")
+    ident = http.get("/api/messages")["messages"][0]["id"]
+    heard: dict[str, Any] = {}
+
+    def listen() -> None:
+        heard["events"] = events(catcher, "", 1)  # All mail's stream (mailbox= is ignored)
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    while catcher.status().http_parked < 1 and listener.is_alive():
+        threading.Event().wait(0.005)
+    # Out of one mailbox only: All mail still has it, but a mailbox's count moved.
+    http.json("DELETE", f"/api/messages/{ident}?mailbox=left")
+    listener.join(30)
+    ((kind, data),) = heard["events"]
+    assert kind == "mailbox" and data["names"] == ["left"] and data["exists"]
+    overview = http.get("/api/mailboxes")
+    assert overview["all"] == {"messages": 1, "unread": 1}
+    counts = {m["name"]: m["messages"] for m in overview["mailboxes"]}
+    assert counts == {"left": 0, "right": 1}
+
+
+def test_without_plus_tags_a_tag_routes_nowhere(make_catcher: Callable[..., Catcher]) -> None:
+    catcher = make_catcher(plus_tags=False)
+    http = Http(catcher.url)
+    http.json("POST", "/api/mailboxes", {"name": "w9"})
+    send(catcher, ["ada+w9@example.com"], "tagged")
+    assert subjects(http, "mailbox=default") == ["tagged"]
+    assert subjects(http, "mailbox=w9") == []
+    assert http.get("/api/mailboxes/w9")["routing"]["plus_tag"] is None
