@@ -210,14 +210,13 @@ def _add_link(href: str | None, links: list[str]) -> None:
 
 def collapse(text: str, limit: int) -> str:
     """The first ``limit`` characters of ``text`` with its whitespace collapsed."""
-    words: list[str] = []
-    size = 0
-    for match in re.finditer(r"\S+", text):
-        words.append(match.group())
-        size += len(match.group()) + 1
-        if size > limit:
-            break
-    return " ".join(words)[:limit].rstrip()
+    size = 2 * limit + 64
+    while True:
+        words = text[:size].split()
+        # Enough whole words (the last one may be cut off), or all of them.
+        if size >= len(text) or len(" ".join(words[:-1])) >= limit:
+            return " ".join(words)[:limit].rstrip()
+        size *= 2
 
 
 def html_text(html: str, limit: int | None = None) -> str:
