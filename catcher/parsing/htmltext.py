@@ -219,8 +219,17 @@ def collapse(text: str, limit: int) -> str:
         size *= 2
 
 
+# With a limit, markup is read up to this many characters a character of text wanted (and
+# at least MARKUP_FLOOR): a document of tags and no text must not be read to its end.
+MARKUP_PER_CHARACTER = 8
+MARKUP_FLOOR = 64 * 1024
+
+
 def html_text(html: str, limit: int | None = None) -> str:
-    """The visible text of an HTML document, whitespace collapsed; ``limit`` stops early."""
+    """The visible text of an HTML document, whitespace collapsed; ``limit`` stops early
+    (and then only a bounded prefix of the markup is read)."""
+    if limit is not None:
+        html = html[: max(MARKUP_FLOOR, limit * MARKUP_PER_CHARACTER)]
     text = read_html(html, None if limit is None else limit + 64).text
     return collapse(text, limit if limit is not None else len(text) + 1)
 
