@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import AsyncGenerator
 from functools import partial
@@ -15,11 +16,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
 from catcher import preview, wire
+from catcher.feed import Event
+from catcher.mailboxes import valid_name
 from catcher.message import Message
 from catcher.parked import Changes, Reply, parked_response
 from catcher.parsing import Part, part_content
 from catcher.state import app_state
-from catcher.store import Event, Filter, MessageStore
+from catcher.store import Filter, MessageStore
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -116,14 +119,28 @@ def json_body() -> object:
         raise BadRequest("JSON body nested too deeply") from None
 
 
-def request_filter() -> Filter:
-    """The list filters from the query string: to, from, subject, q, since."""
+def mailbox_param(*, must_exist: bool = True) -> str | None:
+    """``mailbox=NAME``: a valid name (400), of a mailbox that exists (404) unless the
+    caller waits for it to appear."""
+    name = request.args.get("mailbox")
+    if name is None or name == "":
+        return None
+    if not valid_name(name):
+        raise BadRequest(f"mailbox: {name[:80]!r} is not 1-64 of A-Z a-z 0-9 . _ -")
+    if must_exist and not store().has_mailbox(name):
+        raise NotFound(f"no mailbox {name!r}")
+    return name
+
+
+def request_filter(*, waiting: bool = False) -> Filter:
+    """The list filters from the query string: to, from, subject, q, since, mailbox."""
     return Filter(
         to=_text_param("to"),
         sender=_text_param("from"),
         subject=_text_param("subject"),
         text=_text_param("q"),
         since=_int_param("since", None, 0),
+        mailbox=mailbox_param(must_exist=not waiting),
     )
 
 
@@ -138,12 +155,19 @@ def find(ident: str) -> Message:
     found = store().get(int(ident))
     if found is None:
         raise NotFound(f"no message with id {ident}")
+    if flt.mailbox is not None and flt.mailbox not in store().mailboxes_of(found.id):
+        raise NotFound(f"no message with id {ident} in mailbox {flt.mailbox!r}")
     return found
 
 
 def summary(message: Message) -> dict[str, Any]:
     the_store = store()
-    return wire.summary(message, the_store.summary(message), read=the_store.is_read(message.id))
+    return wire.summary(
+        message,
+        the_store.summary(message),
+        read=the_store.is_read(message.id),
+        mailboxes=the_store.mailboxes_of(message.id),
+    )
 
 
 def detail(message: Message) -> dict[str, Any]:
@@ -153,6 +177,7 @@ def detail(message: Message) -> dict[str, Any]:
         the_store.summary(message),
         the_store.parsed(message),
         read=the_store.is_read(message.id),
+        mailboxes=the_store.mailboxes_of(message.id),
     )
 
 
@@ -172,13 +197,20 @@ def health() -> ResponseReturnValue:
 
 @bp.get("/stats")
 def stats() -> ResponseReturnValue:
-    """Counts, bytes, caps, evictions, SMTP totals, uptime and version."""
+    """Counts, bytes, caps, evictions, SMTP totals, uptime and version; one mailbox's
+    counts with ``mailbox=NAME``."""
+    name = mailbox_param()
+    if name is not None:
+        found = store().mailbox(name)
+        assert found is not None
+        return wire.json_response(wire.mailbox(found, plus_tags=store().plus_tags))
     numbers = store().stats()
     status = app_state().status()
     return wire.json_response(
         {
             "messages": numbers.count,
             "unread": numbers.unread,
+            "mailboxes": len(store().mailboxes()),
             "bytes": numbers.bytes,
             "held_bytes": numbers.held_bytes,
             "max_messages": numbers.max_messages,
@@ -209,11 +241,12 @@ def list_messages() -> ResponseReturnValue:
     offset = _int_param("offset", 0, 0)
     assert limit is not None and offset is not None
     page = store().query(flt, limit=limit, offset=offset)
+    box = store().mailbox(flt.mailbox) if flt.mailbox is not None else None
     return wire.json_response(
         {
             "total": page.total,
             "matched": page.matched,
-            "unread": store().stats().unread,
+            "unread": box.unread if box is not None else store().stats().unread,
             "limit": limit,
             "offset": offset,
             "messages": [summary(m) for m in page.messages],
@@ -223,17 +256,45 @@ def list_messages() -> ResponseReturnValue:
 
 @bp.delete("/messages")
 def delete_messages() -> ResponseReturnValue:
-    """Delete all messages, or those matching the list filters when any are given."""
+    """Delete all messages, or those matching the list filters when any are given (from
+    one mailbox with ``mailbox=``: a message there and in another lives on there)."""
     deleted = store().delete_matching(request_filter())
     return wire.json_response({"deleted": len(deleted), "ids": list(deleted)})
 
 
+@bp.patch("/messages")
+def update_messages() -> ResponseReturnValue:
+    """Mark every message the list filters match read or unread: ``{"read": true}``."""
+    flt = request_filter()
+    read = _read_flag(json_body())
+    matched = [m.id for m in store().query(flt, limit=sys.maxsize).messages]
+    changed = store().set_read_many(matched, read)
+    return wire.json_response({"matched": len(matched), "changed": len(changed), "read": read})
+
+
+def _read_flag(body: object) -> bool:
+    if not isinstance(body, dict):
+        raise BadRequest('expected a JSON object such as {"read": true}')
+    unknown = sorted(set(body) - {"read"})
+    if unknown:
+        raise BadRequest(f"unknown field {unknown[0]!r}; only 'read' can be changed")
+    read = body.get("read")
+    if not isinstance(read, bool):
+        raise BadRequest("read: expected true or false")
+    return read
+
+
 @bp.get("/messages/wait")
 def wait() -> ResponseReturnValue:
-    """The first message matching the filters (after ``since``), waiting up to ``timeout`` s."""
-    flt = request_filter()
+    """The first message matching the filters (after ``since``), waiting up to ``timeout`` s.
+
+    A ``mailbox`` that does not exist yet is waited for too: a login or plus tag makes it.
+    """
+    flt = request_filter(waiting=True)
     timeout = _float_param("timeout", 10.0, 0.0, MAX_WAIT)
     the_store = store()
+    box = the_store.mailbox(flt.mailbox) if flt.mailbox is not None else None
+    evicted_before = box.evicted if box is not None else 0
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def render(message: Message) -> bytes:
@@ -251,6 +312,15 @@ def wait() -> ResponseReturnValue:
             yield Reply(503, json.dumps({"error": "catcher is stopping"}).encode())
         else:
             text = f"no matching message arrived within {timeout:g} s"
+            if flt.mailbox is not None:
+                now = the_store.mailbox(flt.mailbox)
+                evicted = (now.evicted if now is not None else 0) - evicted_before
+                if evicted:
+                    text += (
+                        f"; {evicted} message{'s' if evicted != 1 else ''} of mailbox "
+                        f"{flt.mailbox!r} were evicted meanwhile (see --mailbox-max-messages "
+                        "and --max-messages)"
+                    )
             yield Reply(408, json.dumps({"error": text}).encode())
 
     return parked_response(produce, the_store, "application/json")
@@ -266,23 +336,15 @@ def get_message(ident: str) -> ResponseReturnValue:
 def update_message(ident: str) -> ResponseReturnValue:
     """Mark a message read or unread: ``{"read": true}``."""
     message = find(ident)
-    body = json_body()
-    if not isinstance(body, dict):
-        raise BadRequest('expected a JSON object such as {"read": true}')
-    unknown = sorted(set(body) - {"read"})
-    if unknown:
-        raise BadRequest(f"unknown field {unknown[0]!r}; only 'read' can be changed")
-    if not isinstance(body.get("read"), bool):
-        raise BadRequest("read: expected true or false")
-    store().set_read(message.id, body["read"])
+    store().set_read(message.id, _read_flag(json_body()))
     return wire.json_response(summary(message))
 
 
 @bp.delete("/messages/<ident:ident>")
 def delete_message(ident: str) -> ResponseReturnValue:
-    """Delete one message."""
+    """Delete one message (from one mailbox only, with ``mailbox=``)."""
     message = find(ident)
-    if not store().delete(message.id):
+    if not store().delete(message.id, mailbox_param()):
         raise NotFound(f"no message with id {message.id}")
     return wire.json_response({"deleted": 1, "ids": [message.id]})
 
@@ -361,8 +423,12 @@ def part(ident: str, part_id: str) -> ResponseReturnValue:
 
 @bp.get("/events")
 def events() -> ResponseReturnValue:
-    """Server-sent events: new, delete, clear and read; ``Last-Event-ID`` resumes."""
+    """Server-sent events: new, delete, clear, read and mailbox; ``Last-Event-ID`` resumes.
+
+    With ``mailbox=NAME`` only that mailbox's changes (it need not exist yet).
+    """
     the_store = store()
+    mailbox = mailbox_param(must_exist=False)
     heartbeat = _float_param("heartbeat", HEARTBEAT_SECONDS, 1.0, 300.0)
     last = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     if last is not None:
@@ -379,8 +445,7 @@ def events() -> ResponseReturnValue:
 
     async def produce(changes: Changes) -> AsyncGenerator[bytes | Reply, None]:
         seq = start
-        hello = {"seq": the_store.seq, "total": len(the_store), "unread": the_store.stats().unread}
-        yield _sse("hello", hello, seq, retry=2000)
+        yield _sse("hello", _hello(the_store, mailbox), seq, retry=2000)
         if seq > the_store.seq:
             yield _sse("reset", {"reason": "unknown event id"}, the_store.seq)
             seq = the_store.seq
@@ -398,6 +463,11 @@ def events() -> ResponseReturnValue:
                     continue
                 for event in found:
                     seq = event.seq
+                    if not event.visible_in(mailbox):
+                        if mailbox is None and event.mailboxes:
+                            # All mail's view is the same, but some mailbox's count moved.
+                            yield _mailbox_change(event)
+                        continue
                     # Every open stream sends the same bytes for an event: build them once.
                     data = await changes.call(partial(chunk, event), key=("sse", event.seq))
                     if data is not None:
@@ -412,6 +482,14 @@ def events() -> ResponseReturnValue:
     return response
 
 
+def _hello(the_store: MessageStore, mailbox: str | None) -> dict[str, Any]:
+    if mailbox is None:
+        return {"seq": the_store.seq, "total": len(the_store), "unread": the_store.stats().unread}
+    box = the_store.mailbox(mailbox)
+    total, unread = (box.count, box.unread) if box is not None else (0, 0)
+    return {"seq": the_store.seq, "total": total, "unread": unread, "mailbox": mailbox}
+
+
 def _event(event: Event) -> bytes | None:
     if event.kind == "new":
         message = store().get(event.ids[0])
@@ -419,11 +497,20 @@ def _event(event: Event) -> bytes | None:
             return None  # deleted before this client saw it; a delete event follows
         return _sse("message", summary(message), event.seq)
     if event.kind == "read":
-        message_id = event.ids[0]
-        return _sse("read", {"id": message_id, "read": store().is_read(message_id)}, event.seq)
+        read = store().is_read(event.ids[0])
+        data = {"id": event.ids[0], "ids": list(event.ids), "read": read}
+        return _sse("read", data, event.seq)
     if event.kind == "clear":
         return _sse("clear", {"count": len(event.ids)}, event.seq)
+    if event.kind == "mailbox":
+        name = next(iter(event.mailboxes))
+        return _sse("mailbox", {"name": name, "exists": store().has_mailbox(name)}, event.seq)
     return _sse("delete", {"ids": list(event.ids)}, event.seq)
+
+
+def _mailbox_change(event: Event) -> bytes:
+    names = sorted(event.mailboxes)
+    return _sse("mailbox", {"name": names[0], "names": names, "exists": True}, event.seq)
 
 
 def _sse(kind: str, data: Any, seq: int | None = None, retry: int | None = None) -> bytes:

@@ -164,6 +164,18 @@ def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
     help="Messages kept; oldest go first; 0: no cap.",
 )
 @option(
+    "--mailbox-max-messages",
+    type=click.IntRange(0),
+    default=DEFAULTS.mailbox_max_messages,
+    help="Messages kept per mailbox (on top of --max-messages); oldest go first; 0: no cap.",
+)
+@option(
+    "--plus-tags/--no-plus-tags",
+    "plus_tags",
+    default=DEFAULTS.plus_tags,
+    help="Route anyone+TAG@any.domain to mailbox TAG.",
+)
+@option(
     "--max-bytes",
     metavar="SIZE",
     callback=_size,

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Unpack
@@ -29,6 +31,8 @@ from catcher.mail import LISTED, Criteria, CriteriaArgs, Email, MailTimeout, lis
 
 __all__ = ["Client", "ClientError"]
 
+# Routes a mailbox scopes (the mailbox routes themselves name it in their path).
+_SCOPED = ("/api/messages", "/api/stats", "/api/events")
 # The API caps one wait at 60 s; longer waits are made of several.
 MAX_WAIT = 60.0
 PAGE = 1000
@@ -77,8 +81,12 @@ class Client:
     """A catcher's messages over HTTP: ``Client("http://127.0.0.1:8025")``.
 
     Basic auth (``catcher --http-auth``) comes from the URL's ``user:password@`` or from
-    ``username``/``password``. ``timeout`` bounds each request, waits aside.
+    ``username``/``password``. ``timeout`` bounds each request, waits aside. With
+    ``mailbox``, everything is that mailbox's alone (see ``create_mailbox``).
     """
+
+    smtp_user: str | None = None
+    smtp_password: str | None = None
 
     def __init__(
         self,
@@ -87,6 +95,7 @@ class Client:
         username: str | None = None,
         password: str | None = None,
         timeout: float = 30.0,
+        mailbox: str | None = None,
     ) -> None:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -96,6 +105,7 @@ class Client:
         netloc = parts.netloc.rpartition("@")[2]
         self.url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
         self.timeout = timeout
+        self.mailbox_name = mailbox
         self._headers = {"Accept": "application/json", "User-Agent": "catcher-client"}
         if user is not None:
             token = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(secret or '')}"
@@ -105,7 +115,67 @@ class Client:
         self._waited: set[tuple[int, datetime]] = set()
 
     def __repr__(self) -> str:
-        return f"Client({self.url!r})"
+        scope = f", mailbox={self.mailbox_name!r}" if self.mailbox_name else ""
+        return f"Client({self.url!r}{scope})"
+
+    # -- mailboxes
+
+    def mailbox(self, name: str) -> Client:
+        """A client for one mailbox of the same catcher."""
+        scoped = Client(self.url, timeout=self.timeout, mailbox=name)
+        scoped._headers = dict(self._headers)
+        return scoped
+
+    def create_mailbox(
+        self,
+        name: str | None = None,
+        *,
+        recipients: tuple[str, ...] | list[str] = (),
+        smtp_user: str | None = None,
+        smtp_password: str | None = None,
+    ) -> Client:
+        """Make a mailbox (a fresh unique name when none is given) and return a client for
+        it. Mail reaches it when sent with its login (``smtp_user``/``smtp_password``,
+        which default to its name and a fresh secret), to a recipient its patterns match,
+        or to ``address()``, which tags the address with its name.
+        """
+        name = name or f"box-{secrets.token_hex(6)}"
+        body = {
+            "name": name,
+            "recipients": list(recipients),
+            "smtp_user": smtp_user or name,
+            "smtp_password": smtp_password or secrets.token_urlsafe(12),
+        }
+        made = self._json("POST", "/api/mailboxes", body=body)
+        scoped = self.mailbox(made["name"])
+        scoped.smtp_user = made["routing"]["smtp_user"]
+        scoped.smtp_password = made.get("smtp_password")
+        return scoped
+
+    def delete_mailbox(self, name: str | None = None) -> int:
+        """Delete a mailbox (this client's, when none is named); how many messages went."""
+        target = name or self.mailbox_name
+        if target is None:
+            raise ValueError("delete_mailbox: name a mailbox (this client has none)")
+        result = self._json("DELETE", f"/api/mailboxes/{urllib.parse.quote(target, safe='')}")
+        return int(result["messages"])
+
+    def mailboxes(self) -> list[dict[str, Any]]:
+        """Every mailbox: ``name``, ``messages``, ``unread`` and how mail is routed to it."""
+        found: list[dict[str, Any]] = self._json("GET", "/api/mailboxes")["mailboxes"]
+        return found
+
+    def address(self, local: str = "user", domain: str = "example.com") -> str:
+        """An address that routes to this client's mailbox: ``local+NAME@domain``."""
+        if self.mailbox_name is None:
+            return f"{local}@{domain}"
+        return f"{local}+{self.mailbox_name}@{domain}"
+
+    def smtp_address(self) -> tuple[str, int]:
+        """Where to send mail: this URL's host and the catcher's SMTP port."""
+        stats = self._json("GET", "/api/stats", scoped=False)
+        port = int(str(stats["smtp_address"]).rpartition(":")[2])
+        return urllib.parse.urlsplit(self.url).hostname or "127.0.0.1", port
 
     # -- reading
 
@@ -158,9 +228,24 @@ class Client:
         ``MailTimeout`` (an ``AssertionError``) listing what the catcher holds.
         """
         wanted = Criteria.of(criteria)
+        found = self.wait_after(wanted, since or 0, timeout, skip=self._waited)
+        if found is None:
+            raise MailTimeout(self._timeout_text(wanted, timeout))
+        self._waited.add((found.id, found.received_at))
+        return found
+
+    def wait_after(
+        self,
+        wanted: Criteria,
+        since: int,
+        timeout: float,
+        skip: Set[tuple[int, datetime]] = frozenset(),
+    ) -> Email | None:
+        """The oldest message ``wanted`` matches after id ``since`` (and not in ``skip``),
+        waiting on the server up to ``timeout`` s; None if none comes."""
         query = wanted.query()
         deadline = time.monotonic() + timeout
-        cursor = since or 0
+        cursor = since
         while True:
             remaining = max(0.0, deadline - time.monotonic())
             wait = min(remaining, MAX_WAIT)
@@ -173,15 +258,13 @@ class Client:
             )
             if status == 200:
                 summary = _Summary.of(json.loads(body))
-                key = (summary.id, summary.received_at)
-                if key not in self._waited:
+                if (summary.id, summary.received_at) not in skip:
                     raw = self._raw_or_none(summary.id)
                     if raw is not None:
-                        self._waited.add(key)
                         return _email(summary, raw)
                 cursor = summary.id
             elif time.monotonic() >= deadline:
-                raise MailTimeout(self._timeout_text(wanted, timeout))
+                return None
 
     # -- deleting
 
@@ -204,8 +287,19 @@ class Client:
                 return None
             raise
 
-    def _json(self, method: str, path: str, query: dict[str, Any] | None = None) -> Any:
-        return json.loads(self._request(method, path, query)[1])
+    def _json(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any] | None = None,
+        *,
+        body: Any = None,
+        scoped: bool = True,
+    ) -> Any:
+        accept = (200, 201)
+        return json.loads(
+            self._request(method, path, query, body=body, scoped=scoped, accept=accept)[1]
+        )
 
     def _request(
         self,
@@ -215,13 +309,24 @@ class Client:
         *,
         timeout: float | None = None,
         accept: tuple[int, ...] = (200,),
+        body: Any = None,
+        scoped: bool = True,
     ) -> tuple[int, bytes]:
+        if scoped and self.mailbox_name is not None and path.startswith(_SCOPED):
+            query = {**(query or {}), "mailbox": self.mailbox_name}
         url = self.url + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
-        request = urllib.request.Request(url, method=method, headers=self._headers)
+        headers = dict(self._headers)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
+                if response.status not in accept:
+                    raise ClientError(f"{method} {url}: {response.status}", response.status)
                 return response.status, response.read()
         except urllib.error.HTTPError as error:
             body = error.read()

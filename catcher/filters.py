@@ -17,7 +17,8 @@ class Filter:
 
     Text fields match case-insensitively as substrings; ``text`` is free text where each
     whitespace-separated word must appear somewhere in the subject, addresses, body text
-    or attachment names. ``since`` keeps only ids after it.
+    or attachment names. ``since`` keeps only ids after it; ``mailbox`` only the messages
+    in that mailbox.
     """
 
     to: str | None = None
@@ -25,10 +26,11 @@ class Filter:
     subject: str | None = None
     text: str | None = None
     since: int | None = None
+    mailbox: str | None = None
 
     @property
     def is_empty(self) -> bool:
-        return not self.needs_content and self.since is None
+        return not self.needs_content and self.since is None and self.mailbox is None
 
     @property
     def needs_content(self) -> bool:

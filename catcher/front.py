@@ -376,6 +376,8 @@ class HTTPFront:
         result: Result,
     ) -> bool:
         producing = asyncio.ensure_future(self._produce(conn, writer, result))
+        # A client that hangs up mid-write leaves the producer's error unread: read it.
+        producing.add_done_callback(_consume)
         while True:
             reading = asyncio.ensure_future(reader.read(READ_SIZE))
             try:
@@ -457,6 +459,11 @@ class HTTPFront:
     async def _drain(self, writer: asyncio.StreamWriter) -> None:
         async with asyncio.timeout(self.send_timeout):  # a client that stops reading is dropped
             await writer.drain()
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _check_head_size(conn: h11.Connection, data: bytes, cap: int) -> None:

@@ -74,6 +74,15 @@ class Criteria:
             raise TypeError(f"unknown criterion {unknown[0]!r} (criteria are {known})")
         return cls(**args)
 
+    def args(self) -> CriteriaArgs:
+        """As keyword arguments again (only those given)."""
+        given: CriteriaArgs = {}
+        for name in ("to", "sender", "subject", "text"):
+            value = getattr(self, name)
+            if value:
+                given[name] = value
+        return given
+
     def filter(self, since: int | None = None) -> Filter:
         """The store filter for these criteria."""
         return Filter(self.to, self.sender, self.subject, self.text, since)

@@ -124,8 +124,8 @@ class SearchText:
         names = " ".join(p.filename for p in parsed.parts[:1000] if p.filename)[:limit]
         if parsed.text is not None:
             body = parsed.text[:limit]
-        else:  # markup without text must not make the reading long either
-            body = html_text((parsed.html or "")[: limit * 8], limit)
+        else:  # (html_text reads only a bounded prefix of the markup)
+            body = html_text(parsed.html or "", limit)
         sender, recipients = sender.lower(), recipients.lower()
         everything = "\n".join((subject, sender, recipients, names.lower(), body.lower()))
         return cls(sender, recipients, subject, everything, signature(everything))

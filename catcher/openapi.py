@@ -33,6 +33,7 @@ _SUMMARY = {
         "snippet",
         "read",
         "defect_count",
+        "mailboxes",
     ],
     "properties": {
         "id": {"type": "integer", "minimum": 1},
@@ -69,6 +70,7 @@ _SUMMARY = {
         "snippet": {"type": "string", "maxLength": 200},
         "read": {"type": "boolean"},
         "defect_count": {"type": "integer", "description": "how many parsing problems were found"},
+        "mailboxes": {"type": "array", "items": {"type": "string"}},
     },
 }
 _PART = {
@@ -196,7 +198,51 @@ FILTERS = [
         "q", "free text: every word in subject, addresses, body text or attachment names", _TEXT
     ),
     _param("since", "only messages with an id after this", {"type": "integer", "minimum": 0}),
+    _param(
+        "mailbox",
+        "only this mailbox's messages (404 when it does not exist; wait and events wait for it)",
+        {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+    ),
 ]
+MAILBOX_NAME = _param(
+    "name", "a mailbox name", {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}, "path"
+)
+_MAILBOX = {
+    "type": "object",
+    "required": ["name", "messages", "unread", "bytes", "evicted", "created", "routing"],
+    "properties": {
+        "name": {"type": "string"},
+        "messages": {"type": "integer"},
+        "unread": {"type": "integer"},
+        "bytes": {"type": "integer"},
+        "evicted": {"type": "integer", "description": "messages the caps pushed out of it"},
+        "created": {"type": "string", "format": "date-time"},
+        "routing": {
+            "type": "object",
+            "required": ["origin", "recipients", "smtp_user", "plus_tag"],
+            "properties": {
+                "origin": {"enum": ["api", "login", "tag", "default"]},
+                "recipients": {"type": "array", "items": {"type": "string"}},
+                "smtp_user": {"type": ["string", "null"]},
+                "plus_tag": {"type": ["string", "null"], "description": "null with --no-plus-tags"},
+            },
+        },
+        "smtp_password": {"type": ["string", "null"], "description": "only when made"},
+    },
+}
+_READ_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["read"],
+                "additionalProperties": False,
+                "properties": {"read": {"type": "boolean"}},
+            }
+        }
+    },
+}
 IDENT = _param(
     "ident",
     "a message id, or `latest` for the newest (newest matching the filters)",
@@ -218,7 +264,7 @@ def _body(media: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {media: {"schema": {"type": "string"}}}}
 
 
-_NOT_FOUND = _err("no such message (or part)")
+_NOT_FOUND = _err("no such message (or part, or mailbox)")
 _BAD = _err("a parameter is not valid")
 _REF = {"$ref": "#/components/schemas/Detail"}
 
@@ -248,16 +294,124 @@ def document() -> dict[str, Any]:
             },
             "/api/stats": {
                 "get": {
-                    "summary": "counts, bytes, caps, evictions, SMTP totals",
+                    "summary": "counts, bytes, caps, evictions, SMTP totals; one mailbox's counts",
+                    "parameters": [FILTERS[-1]],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "oneOf": [
+                                    {
+                                        "type": "object",
+                                        "required": ["messages", "bytes", "evicted", "version"],
+                                    },
+                                    {"$ref": "#/components/schemas/Mailbox"},
+                                ]
+                            }
+                        ),
+                        "400": _BAD,
+                        "404": _NOT_FOUND,
+                    },
+                }
+            },
+            "/api/mailboxes": {
+                "get": {
+                    "summary": "every mailbox, with its counts and routing",
                     "responses": {
                         "200": _json(
                             {
                                 "type": "object",
-                                "required": ["messages", "bytes", "evicted", "version"],
+                                "required": ["all", "mailboxes"],
+                                "properties": {
+                                    "all": {
+                                        "type": "object",
+                                        "required": ["messages", "unread"],
+                                        "properties": {
+                                            "messages": {"type": "integer"},
+                                            "unread": {"type": "integer"},
+                                        },
+                                    },
+                                    "mailboxes": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Mailbox"},
+                                    },
+                                },
+                            }
+                        )
+                    },
+                },
+                "post": {
+                    "summary": "make a mailbox",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["name"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "name": {
+                                            "type": "string",
+                                            "pattern": "^[A-Za-z0-9._-]{1,64}$",
+                                        },
+                                        "recipients": {
+                                            "type": "array",
+                                            "maxItems": 100,
+                                            "items": {
+                                                "type": "string",
+                                                "minLength": 1,
+                                                "maxLength": 320,
+                                            },
+                                        },
+                                        "smtp_user": {
+                                            "type": "string",
+                                            "minLength": 1,
+                                            "maxLength": 256,
+                                        },
+                                        "smtp_password": {
+                                            "type": "string",
+                                            "description": "the login's password (the login "
+                                            "is the name when smtp_user is not given)",
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": _json({"$ref": "#/components/schemas/Mailbox"}, "made"),
+                        "400": _BAD,
+                        "409": _err("it exists, or its smtp_user routes elsewhere"),
+                    },
+                },
+            },
+            "/api/mailboxes/{name}": {
+                "get": {
+                    "summary": "one mailbox",
+                    "parameters": [MAILBOX_NAME],
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/Mailbox"}),
+                        "404": _NOT_FOUND,
+                    },
+                },
+                "delete": {
+                    "summary": "delete a mailbox and the messages only it held",
+                    "parameters": [MAILBOX_NAME],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["deleted", "messages", "ids"],
+                                "properties": {
+                                    "deleted": {"type": "string"},
+                                    "messages": {"type": "integer"},
+                                    "ids": {"type": "array", "items": {"type": "integer"}},
+                                },
                             }
                         ),
+                        "404": _NOT_FOUND,
                     },
-                }
+                },
             },
             "/api/openapi.json": {
                 "get": {
@@ -305,12 +459,33 @@ def document() -> dict[str, Any]:
                             }
                         ),
                         "400": _BAD,
+                        "404": _NOT_FOUND,
                     },
                 },
                 "delete": {
                     "summary": "delete all, or those matching the filters",
                     "parameters": FILTERS,
-                    "responses": {"200": _json(_DELETED), "400": _BAD},
+                    "responses": {"200": _json(_DELETED), "400": _BAD, "404": _NOT_FOUND},
+                },
+                "patch": {
+                    "summary": "mark every message the filters match read or unread",
+                    "parameters": FILTERS,
+                    "requestBody": _READ_BODY,
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["matched", "changed", "read"],
+                                "properties": {
+                                    "matched": {"type": "integer"},
+                                    "changed": {"type": "integer"},
+                                    "read": {"type": "boolean"},
+                                },
+                            }
+                        ),
+                        "400": _BAD,
+                        "404": _NOT_FOUND,
+                    },
                 },
             },
             "/api/messages/wait": {
@@ -451,8 +626,10 @@ def document() -> dict[str, Any]:
             },
             "/api/events": {
                 "get": {
-                    "summary": "server-sent events: message, delete, clear, read, heartbeat, reset",
+                    "summary": "server-sent events: message, delete, clear, read, mailbox, "
+                    "heartbeat, reset",
                     "parameters": [
+                        FILTERS[-1],
                         _param(
                             "last_event_id",
                             "resume after this event (or the Last-Event-ID header)",
@@ -475,6 +652,7 @@ def document() -> dict[str, Any]:
             "schemas": {
                 "Address": _ADDRESS,
                 "Error": _ERROR,
+                "Mailbox": _MAILBOX,
                 "Summary": _SUMMARY,
                 "Detail": _DETAIL,
                 "Part": _PART,

@@ -24,12 +24,23 @@ Fixtures:
     The ``catcher.settings.Settings`` it starts with; override this fixture in a
     ``conftest.py`` to change any of them (SMTP auth, TLS, caps).
 
+Shared-server mode: with ``--catcher-url http://catcher:8025`` (or ``CATCHER_URL``, or the
+``catcher_url`` ini setting) no catcher starts here; ``mailbox`` is a
+``catcher.testing.RemoteMailbox``, a mailbox of the test's own made on that catcher and
+deleted after it, so many xdist workers and CI jobs share one catcher without seeing each
+other's mail. The code under test must log in with ``mailbox.smtp_user`` and
+``mailbox.smtp_password`` (``django_settings`` and ``flask_mail_config`` carry them) or
+send to ``mailbox.address("ada")``.
+
 Options:
 
 ``--catcher-keep-on-failure``
     When a test using ``mailbox`` fails, print the inbox URL and keep the catcher (with that
     test's mail) running until you press Enter; Ctrl-C stops the run. It waits only when
     standard input is a terminal and the run is not a pytest-xdist one, so it never hangs CI.
+    In shared-server mode the failed test's mailbox is kept on the catcher instead.
+``--catcher-url URL``
+    The shared catcher to use (see above).
 ``catcher_smtp_port``, ``catcher_http_port`` (ini)
     Ports to listen on; the default 0 takes free ones, which parallel runs need.
 
@@ -42,6 +53,8 @@ is installed.
 
 from __future__ import annotations
 
+import os
+import secrets
 import sys
 from collections.abc import Generator, Iterator
 from contextlib import nullcontext
@@ -52,7 +65,7 @@ import pytest
 if TYPE_CHECKING:
     from catcher.server import Catcher
     from catcher.settings import Settings
-    from catcher.testing import Mailbox
+    from catcher.testing import Mailbox, RemoteMailbox
 
 _RUNNING = pytest.StashKey["Catcher"]()
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
@@ -68,11 +81,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="When a test using 'mailbox' fails, print the inbox URL and keep the catcher "
         "running until Enter is pressed (only when stdin is a terminal and not under xdist).",
     )
+    group.addoption(
+        "--catcher-url",
+        default=None,
+        metavar="URL",
+        help="Use the catcher running at URL (also CATCHER_URL): each test gets a mailbox "
+        "of its own there, deleted after it, instead of a catcher in this process.",
+    )
     parser.addini(
         "catcher_smtp_port",
         "SMTP port of the test catcher (default 0: a free port)",
         default="0",
     )
+    parser.addini("catcher_url", "URL of a shared catcher (as --catcher-url)", default="")
     parser.addini(
         "catcher_http_port",
         "HTTP port of the test catcher's inbox and API (default 0: a free port)",
@@ -126,15 +147,45 @@ def catcher_server(catcher_settings: Settings, pytestconfig: pytest.Config) -> I
         server.stop()
 
 
+def shared_url(config: pytest.Config) -> str | None:
+    """The shared catcher's URL: --catcher-url, else CATCHER_URL, else the ini setting."""
+    option = config.getoption("catcher_url")
+    return option or os.environ.get("CATCHER_URL") or str(config.getini("catcher_url")) or None
+
+
 @pytest.fixture
-def mailbox(catcher_server: Catcher, request: pytest.FixtureRequest) -> Iterator[Mailbox]:
-    """The mail this test sends to the session's catcher; empty when the test starts."""
+def mailbox(request: pytest.FixtureRequest) -> Iterator[Mailbox | RemoteMailbox]:
+    """The mail this test sends; empty when the test starts. A catcher in this process by
+    default; with ``--catcher-url`` a fresh mailbox of its own on that shared catcher."""
+    url = shared_url(request.config)
+    if url is not None:
+        yield from _remote_mailbox(url, request)
+        return
     from catcher.testing import Mailbox
 
-    box = Mailbox(catcher_server)
+    box = Mailbox(request.getfixturevalue("catcher_server"))
     yield box
     if request.config.getoption("catcher_keep_on_failure") and _failed(request.node):
         _hold(request.config, request.node.nodeid, box)
+
+
+def _remote_mailbox(url: str, request: pytest.FixtureRequest) -> Iterator[RemoteMailbox]:
+    from catcher.client import Client, ClientError
+    from catcher.testing import RemoteMailbox
+
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
+    try:
+        client = Client(url).create_mailbox(f"t-{worker}-{secrets.token_hex(5)}")
+        box = RemoteMailbox(client)
+    except (ClientError, ValueError) as error:
+        pytest.fail(f"catcher at {url}: {error}", pytrace=False)
+    yield box
+    if request.config.getoption("catcher_keep_on_failure") and _failed(request.node):
+        return  # kept on the shared catcher for a look; the report section says where
+    try:
+        box.delete()
+    except ClientError:
+        pass  # the catcher went away; nothing to tidy
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -143,7 +194,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     # before ``mailbox`` still counts as this test's.
     server = item.config.stash.get(_RUNNING, None)
     if server is not None:
-        server.store.clear()
+        server.store.reset()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -172,7 +223,7 @@ def _worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-def _section(config: pytest.Config, box: Mailbox) -> str:
+def _section(config: pytest.Config, box: Mailbox | RemoteMailbox) -> str:
     text = box.describe()
     if config.getoption("catcher_keep_on_failure"):
         if _worker(config):

@@ -71,6 +71,8 @@ class Settings:
     smtp_timeout: float = 300.0
     max_connections: int = 1000
     max_messages: int = 1000
+    mailbox_max_messages: int = 0
+    plus_tags: bool = True
     max_bytes: int = 512 * MB
     http_auth: tuple[str, str] | None = None
     cors_origins: tuple[str, ...] = ()
@@ -82,7 +84,7 @@ class Settings:
             _check_port(name, getattr(self, name))
         if self.smtps_port is not None:
             _check_port("smtps_port", self.smtps_port)
-        for name in ("max_messages", "max_bytes"):
+        for name in ("max_messages", "max_bytes", "mailbox_max_messages"):
             if getattr(self, name) < 0:
                 raise SettingError(f"{name}: must be 0 (no cap) or more, got {getattr(self, name)}")
         if self.max_message_size < 1024:

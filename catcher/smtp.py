@@ -102,8 +102,12 @@ def _is_tls(server: SMTP) -> bool:
     return transport is not None and transport.get_extra_info("ssl_object") is not None
 
 
-def make_authenticator(credentials: tuple[str, str] | None) -> Callable[..., AuthResult]:
-    """Accept any login, or only the given one; the user name is kept with each message."""
+def make_authenticator(
+    credentials: tuple[str, str] | None, mailbox_login: Callable[[str, str], bool | None]
+) -> Callable[..., AuthResult]:
+    """Accept any login, or only the given one; a login a mailbox claims (its
+    ``smtp_user``) needs that mailbox's password. The user name is kept with each message
+    and routes it."""
 
     def authenticate(
         server: SMTP, session: Session, envelope: SMTPEnvelope, mechanism: str, data: Any
@@ -111,10 +115,12 @@ def make_authenticator(credentials: tuple[str, str] | None) -> Callable[..., Aut
         if not isinstance(data, LoginPassword):
             return AuthResult(success=False, handled=False)
         user = data.login.decode("utf-8", "replace")
-        if credentials is not None:
-            password = data.password.decode("utf-8", "replace")
-            if (user, password) != credentials:
-                return AuthResult(success=False, handled=False)
+        password = data.password.decode("utf-8", "replace")
+        claimed = mailbox_login(user, password)
+        if claimed is False or (
+            claimed is None and credentials is not None and (user, password) != credentials
+        ):
+            return AuthResult(success=False, handled=False)
         return AuthResult(success=True, auth_data=user)
 
     return authenticate
@@ -235,7 +241,7 @@ class SMTPServer:
             self.settings,
             tls_context=self.tls_context,
             implicit_tls=implicit_tls,
-            authenticator=make_authenticator(self.settings.smtp_auth),
+            authenticator=make_authenticator(self.settings.smtp_auth, self.store.check_login),
             loop=loop,
             live=self._live,
             stats=self.stats,

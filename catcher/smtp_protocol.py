@@ -37,6 +37,7 @@ import asyncio
 import collections
 import re
 import ssl
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import AnyStr, cast
@@ -46,6 +47,13 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, syntax
 from catcher.settings import Settings
 
 __all__ = ["CatcherSMTP", "SMTPStats", "read_data"]
+
+# aiosmtpd 1.4 itself sets Session.login_data after every successful AUTH, then warns that
+# it is deprecated: one warning per login, about aiosmtpd's own code, that no catcher user
+# can act on.
+warnings.filterwarnings(
+    "ignore", message="Session.login_data is deprecated", category=DeprecationWarning
+)
 
 
 @dataclass(slots=True)

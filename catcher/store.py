@@ -5,14 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left, bisect_right
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
 from catcher.cache import ParseCache, held_bytes
+from catcher.feed import Event, EventKind, Feed
 from catcher.filters import Filter
+from catcher.index import Entry, Index
+from catcher.mailboxes import Box, Mailboxes, MailboxStats, Router
 from catcher.memory import release
 from catcher.message import (
     SEARCH_TEXT_LIMIT,
@@ -26,12 +27,8 @@ from catcher.message import (
 from catcher.parsing import Parsed, parse
 from catcher.settings import Settings
 
-__all__ = ["Event", "Filter", "MessageStore", "Page", "StoreStats"]
+__all__ = ["Event", "Filter", "MailboxStats", "MessageStore", "Page", "StoreStats"]
 
-EventKind = Literal["new", "delete", "clear", "read"]
-
-# How many events are kept for clients that reconnect with Last-Event-ID.
-EVENT_HISTORY = 10_000
 # Full models of the messages opened most recently are kept up to this many bytes, and
 # never more than a quarter of the byte cap (a person opening one reads it several times:
 # detail, HTML, parts); the rest are parsed again from the raw bytes when asked for.
@@ -56,18 +53,6 @@ class Page:
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
-    """A change to the store; ``seq`` increases by one per event, starting at 1.
-
-    Events carry ids, not messages, so the history never keeps a deleted message alive.
-    """
-
-    seq: int
-    kind: EventKind
-    ids: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class StoreStats:
     """Counts and totals at one moment."""
 
@@ -84,13 +69,6 @@ class StoreStats:
     unread: int
 
 
-@dataclass(frozen=True, slots=True)
-class _Index:
-    summary: Summary
-    search: SearchText
-    size: int
-
-
 class MessageStore:
     """Messages in arrival order behind one condition variable.
 
@@ -104,27 +82,26 @@ class MessageStore:
         settings = settings or Settings()
         self.max_messages = settings.max_messages
         self.max_bytes = settings.max_bytes
+        self.mailbox_max_messages = settings.mailbox_max_messages
         # Set by a background indexer while it runs: a search then waits for it rather
         # than indexing a long backlog in the request's thread.
         self.background_indexing = False
         self._cond = threading.Condition()
         self._messages: dict[int, Message] = {}
         self._order: list[int] = []  # ids, oldest first: a page at any offset is a slice
-        self._index: dict[int, _Index] = {}
-        self._unindexed: dict[int, None] = {}  # an ordered set, oldest first
+        self._boxes = Mailboxes(Router(settings.plus_tags))
+        self._index = Index()
         cache = min(PARSE_CACHE_BYTES, self.max_bytes // 4) if self.max_bytes else PARSE_CACHE_BYTES
         self._parsed = ParseCache(cache)
         self._read: set[int] = set()
         self._bytes = 0
         self._held = 0  # raw bytes, record overheads and index: everything but the cache
-        self._index_bytes = 0
         self._freed = 0
         self._last_id = 0
         self._received = 0
         self._evicted = 0
         self._deleted = 0
-        self._events: deque[Event] = deque(maxlen=EVENT_HISTORY)
-        self._seq = 0
+        self._feed = Feed()
         self._waiting = 0
         self._closed = False
 
@@ -137,90 +114,142 @@ class MessageStore:
         delivery: Delivery,
         received_at: datetime | None = None,
     ) -> Message:
-        """Store a message under the next id and return it; evict past the caps."""
+        """Store a message under the next id, in the mailboxes its routing names, and
+        return it; evict past the caps."""
         when = received_at or datetime.now(UTC)
         with self._cond:
+            routes = self._boxes.router.route(envelope.rcpt_tos, delivery.auth_user)
             self._last_id += 1
             message = Message(self._last_id, raw, when, envelope, delivery)
             self._messages[message.id] = message
             self._order.append(message.id)
-            self._unindexed[message.id] = None
+            names = self._boxes.file(message.id, len(raw), routes)
+            self._index.pend(message.id)
             self._bytes += len(raw)
             self._held += len(raw) + PER_MESSAGE + _index_estimate(raw)
             self._received += 1
-            self._emit("new", (message.id,))
-            self._evict()
+            self._emit("new", (message.id,), frozenset(names))
+            self._evict(names)
             self._cond.notify_all()
         self._release_freed()
         return message
 
-    def delete(self, message_id: int) -> bool:
-        """Delete one message; False when there was none with that id."""
-        with self._cond:
-            message = self._messages.pop(message_id, None)
-            if message is None:
-                return False
-            del self._order[bisect_left(self._order, message_id)]
-            self._forget(message)
-            self._deleted += 1
-            self._emit("delete", (message_id,))
-            self._cond.notify_all()
-        self._release_freed()
-        return True
+    def delete(self, message_id: int, mailbox: str | None = None) -> bool:
+        """Delete one message (from one mailbox only, given one: it lives on in any other);
+        False when there was none with that id there."""
+        return bool(self._remove((message_id,), mailbox))
 
     def delete_matching(self, flt: Filter) -> tuple[int, ...]:
-        """Delete every message the filter matches (all of them for an empty filter)."""
+        """Delete every message the filter matches (all of them for an empty filter); with
+        a mailbox, from that mailbox."""
         if flt.is_empty:
             return self.clear()
-        doomed = set(self._matching_ids(flt))
-        deleted = []
-        with self._cond:
-            for message_id in doomed:
-                message = self._messages.pop(message_id, None)
-                if message is not None:
-                    self._forget(message)
-                    deleted.append(message_id)
-            if deleted:
-                gone = set(deleted)
-                self._order = [i for i in self._order if i not in gone]
-                deleted.sort()
-                self._deleted += len(deleted)
-                self._emit("delete", tuple(deleted))
-                self._cond.notify_all()
-        self._release_freed()
-        return tuple(deleted)
+        return self._remove(tuple(self._matching_ids(flt)), flt.mailbox)
 
     def clear(self) -> tuple[int, ...]:
-        """Delete everything; returns the ids that were deleted."""
+        """Delete everything (the mailboxes stay, empty); returns the ids deleted."""
         with self._cond:
             ids = tuple(self._order)
             self._messages.clear()
             self._order.clear()
+            self._boxes.clear()
             self._index.clear()
-            self._unindexed.clear()
             self._parsed.clear()
             self._read.clear()
             self._freed += self._held
-            self._bytes = self._held = self._index_bytes = 0
+            self._bytes = self._held = 0
             self._deleted += len(ids)
-            self._emit("clear", ids)
+            self._emit("clear", ids, self._boxes.names())
             self._cond.notify_all()
         self._release_freed()
         return ids
 
+    def reset(self) -> None:
+        """Delete everything and every mailbox: a fresh store, for a test."""
+        self.clear()
+        for found in self.mailboxes():
+            self.delete_mailbox(found.box.name)
+
     def set_read(self, message_id: int, read: bool) -> bool:
         """Mark one message read or unread; False when there is no such message."""
+        return bool(self.set_read_many((message_id,), read)) or message_id in self._messages
+
+    def set_read_many(self, ids: Iterable[int], read: bool) -> tuple[int, ...]:
+        """Mark messages read or unread; the ids whose flag changed."""
+        changed: list[int] = []
+        touched: set[str] = set()
         with self._cond:
-            if message_id not in self._messages:
-                return False
-            if read != (message_id in self._read):
+            for message_id in ids:
+                if message_id not in self._messages or read == (message_id in self._read):
+                    continue
                 if read:
                     self._read.add(message_id)
                 else:
                     self._read.discard(message_id)
-                self._emit("read", (message_id,))
+                touched.update(self._boxes.mark(message_id, read))
+                changed.append(message_id)
+            if changed:
+                self._emit("read", tuple(changed), frozenset(touched))
                 self._cond.notify_all()
-        return True
+        return tuple(changed)
+
+    # -- mailboxes -------------------------------------------------------------------
+
+    def create_mailbox(
+        self,
+        name: str,
+        recipients: tuple[str, ...] = (),
+        smtp_user: str | None = None,
+        smtp_password: str | None = None,
+    ) -> Box:
+        """A mailbox that takes mail arriving from now on; MailboxError when it exists or
+        anything is invalid."""
+        with self._cond:
+            box = self._boxes.create(name, recipients, smtp_user, smtp_password)
+            self._emit("mailbox", (), frozenset((name,)))
+            self._cond.notify_all()
+        return box
+
+    def delete_mailbox(self, name: str) -> tuple[int, ...] | None:
+        """Delete a mailbox and the messages only it held (the ids deleted); None when
+        there is no such mailbox."""
+        if name not in self._boxes:
+            return None
+        with self._cond:
+            ids = tuple(self._boxes.ids(name))
+        removed = self._remove(ids, name)
+        with self._cond:
+            if name not in self._boxes:
+                return None
+            self._boxes.remove(name)
+            self._emit("mailbox", (), frozenset((name,)))
+            self._cond.notify_all()
+        return removed
+
+    @property
+    def plus_tags(self) -> bool:
+        """Whether ``anyone+TAG@`` routes to mailbox ``TAG``."""
+        return self._boxes.router.plus_tags
+
+    def has_mailbox(self, name: str) -> bool:
+        return name in self._boxes
+
+    def mailboxes(self) -> list[MailboxStats]:
+        """Every mailbox, in the order they were made."""
+        with self._cond:
+            return self._boxes.all_stats()
+
+    def mailbox(self, name: str) -> MailboxStats | None:
+        with self._cond:
+            return self._boxes.stats(name)
+
+    def mailboxes_of(self, message_id: int) -> tuple[str, ...]:
+        return self._boxes.of(message_id)
+
+    def check_login(self, user: str, password: str) -> bool | None:
+        """For a login naming a mailbox's ``smtp_user``: whether the password is right;
+        None when no mailbox claims that user."""
+        return self._boxes.router.login(user, password)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -244,14 +273,14 @@ class MessageStore:
         if not flt.needs_content:
             # Only ids are compared: the page is a slice of the ordered ids.
             with self._cond:
-                order = self._order
+                order = self._ids(flt.mailbox)
                 total = len(order)
                 first = bisect_right(order, flt.since) if flt.since is not None else 0
                 end = max(first, total - offset)
                 ids = order[max(first, end - limit) : end]
                 page = [self._messages[i] for i in reversed(ids)]
             return Page(total, total - first, tuple(page))
-        total = len(self._order)
+        total = len(self._ids(flt.mailbox))
         page = []
         matched = 0
         for message_id in self._matching_ids(flt):
@@ -268,7 +297,7 @@ class MessageStore:
                 count=len(self._messages),
                 bytes=self._bytes,
                 held_bytes=self._held + self._parsed.bytes,
-                index_bytes=self._index_bytes,
+                index_bytes=self._index.bytes,
                 cache_bytes=self._parsed.bytes,
                 max_messages=self.max_messages,
                 max_bytes=self.max_bytes,
@@ -306,6 +335,8 @@ class MessageStore:
 
     def matches(self, flt: Filter, message: Message) -> bool:
         """Whether the filter matches the message (indexing it first when it needs to)."""
+        if flt.mailbox is not None and flt.mailbox not in self._boxes.of(message.id):
+            return False
         if not flt.needs_content:
             return flt.matches(message.id, None)
         return flt.matches(message.id, self._indexed(message).search)
@@ -313,20 +344,20 @@ class MessageStore:
     @property
     def unindexed(self) -> int:
         """How many messages have no summary and search text yet."""
-        return len(self._unindexed)
+        return self._index.backlog
 
     def unindexed_messages(self, count: int, *, newest_first: bool = False) -> list[Message]:
         """Up to ``count`` of the messages not indexed yet (oldest first unless asked)."""
         with self._cond:
-            ids = reversed(self._unindexed) if newest_first else iter(self._unindexed)
-            return [self._messages[i] for i in _take(ids, count)]
+            return [
+                self._messages[i] for i in self._index.pending(count, newest_first=newest_first)
+            ]
 
     def put_index(self, message: Message, summary: Summary, search: SearchText) -> None:
         """Keep an index built elsewhere (a worker process) for a message still stored."""
-        built = _Index(summary, search, summary.held_bytes + search.held_bytes + 200)
         with self._cond:
-            self._keep_index(message, built)
-            if len(self._unindexed) <= INLINE_INDEX:
+            self._keep_index(message, Entry.of(summary, search))
+            if self._index.backlog <= INLINE_INDEX:
                 self._cond.notify_all()  # a search waiting for the backlog may go on
 
     def index_newest(self, count: int) -> int:
@@ -371,8 +402,9 @@ class MessageStore:
                         self._cond.wait(remaining)
                 finally:
                     self._waiting -= 1
-                start = bisect_right(self._order, checked_up_to)
-                fresh = [self._messages[i] for i in self._order[start:]]
+                order = self._ids(flt.mailbox)
+                start = bisect_right(order, checked_up_to)
+                fresh = [self._messages[i] for i in order[start:]]
                 checked_up_to = self._last_id
             found = next((m for m in fresh if self.matches(flt, m)), None)
         return found
@@ -385,7 +417,7 @@ class MessageStore:
     @property
     def seq(self) -> int:
         """The number of the newest event (0 before the first)."""
-        return self._seq
+        return self._feed.seq
 
     def events_after(self, seq: int, timeout: float) -> tuple[list[Event], bool]:
         """Events after ``seq``, waiting up to ``timeout`` s for the first one (no wait
@@ -398,23 +430,14 @@ class MessageStore:
         with self._cond:
             self._waiting += 1
             try:
-                while self._seq <= seq:
+                while self._feed.seq <= seq:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0 or self._closed:
                         return [], True
                     self._cond.wait(remaining)
             finally:
                 self._waiting -= 1
-            oldest = self._events[0].seq if self._events else self._seq + 1
-            complete = oldest <= seq + 1
-            # From the newest back: a waiter usually wants one event, not the whole history.
-            fresh: list[Event] = []
-            for event in reversed(self._events):
-                if event.seq <= seq:
-                    break
-                fresh.append(event)
-            fresh.reverse()
-            return fresh, complete
+            return self._feed.since(seq)
 
     def wait_changed(self, seq: int, timeout: float | None = None) -> int:
         """The event number once it is past ``seq``, or as it is after ``timeout`` s or
@@ -422,10 +445,10 @@ class MessageStore:
         with self._cond:
             self._waiting += 1
             try:
-                self._cond.wait_for(lambda: self._seq != seq or self._closed, timeout)
+                self._cond.wait_for(lambda: self._feed.seq != seq or self._closed, timeout)
             finally:
                 self._waiting -= 1
-            return self._seq
+            return self._feed.seq
 
     @property
     def closed(self) -> bool:
@@ -445,7 +468,7 @@ class MessageStore:
         ``whole``: the caller will read them all, so the index is caught up first rather
         than message by message."""
         with self._cond:
-            order = self._order
+            order = self._ids(flt.mailbox)
             first = bisect_right(order, flt.since) if flt.since is not None else 0
             ids = order[first:]
         if not flt.needs_content:
@@ -470,8 +493,8 @@ class MessageStore:
             return self.latest(flt)
         # The oldest match after ``since``: walk forward from it.
         with self._cond:
-            start = bisect_right(self._order, flt.since)
-            ids = self._order[start:]
+            order = self._ids(flt.mailbox)
+            ids = order[bisect_right(order, flt.since) :]
         for message_id in ids:
             message = self._messages.get(message_id)
             if message is not None and self.matches(flt, message):
@@ -481,20 +504,20 @@ class MessageStore:
     def _catch_up_index(self) -> None:
         """Before a search: a long backlog is left to the background indexer (waited
         for); what remains is indexed here."""
-        if len(self._unindexed) > INLINE_INDEX and self.background_indexing:
+        if self._index.backlog > INLINE_INDEX and self.background_indexing:
             with self._cond:
                 self._waiting += 1
                 try:
                     self._cond.wait_for(
-                        lambda: len(self._unindexed) <= INLINE_INDEX or self._closed,
+                        lambda: self._index.backlog <= INLINE_INDEX or self._closed,
                         INDEX_WAIT,
                     )
                 finally:
                     self._waiting -= 1
-        for message in self.unindexed_messages(len(self._unindexed)):
+        for message in self.unindexed_messages(self._index.backlog):
             self._indexed(message)
 
-    def _indexed(self, message: Message) -> _Index:
+    def _indexed(self, message: Message) -> Entry:
         found = self._index.get(message.id)
         if found is not None:
             return found
@@ -503,56 +526,107 @@ class MessageStore:
             summary, search = Summary.of(cached), SearchText.of(message.envelope, cached)
         else:
             summary, search = index(message.raw, message.envelope)
-        built = _Index(summary, search, summary.held_bytes + search.held_bytes + 200)
+        built = Entry.of(summary, search)
         with self._cond:
             self._keep_index(message, built)
         return built
 
     # (call with the lock held)
-    def _keep_index(self, message: Message, built: _Index) -> None:
-        if message.id in self._messages and message.id not in self._index:
-            self._index[message.id] = built
-            self._unindexed.pop(message.id, None)
+    def _keep_index(self, message: Message, built: Entry) -> None:
+        if message.id in self._messages and self._index.keep(message.id, built):
             # Reading never evicts: the estimate made on arrival gives way to the size.
             self._held += built.size - _index_estimate(message.raw)
-            self._index_bytes += built.size
 
-    def _emit(self, kind: EventKind, ids: tuple[int, ...]) -> None:
-        self._seq += 1
-        self._events.append(Event(self._seq, kind, ids))
+    def _ids(self, mailbox: str | None) -> list[int]:
+        """The ordered ids of a mailbox (of All mail for None); empty for no such mailbox."""
+        return self._order if mailbox is None else self._boxes.ids(mailbox)
+
+    def _emit(
+        self,
+        kind: EventKind,
+        ids: tuple[int, ...],
+        mailboxes: frozenset[str] = frozenset(),
+        *,
+        everywhere: bool = True,
+    ) -> None:
+        self._feed.emit(kind, ids, mailboxes, everywhere)
+
+    def _remove(self, ids: tuple[int, ...], mailbox: str | None) -> tuple[int, ...]:
+        """Delete messages (from one mailbox only, given one); the ids that went from it."""
+        gone: list[int] = []
+        unfiled: list[int] = []
+        touched: set[str] = set()
+        with self._cond:
+            for message_id in ids:
+                names = self._boxes.of(message_id)
+                if not names or (mailbox is not None and mailbox not in names):
+                    continue
+                if mailbox is not None and len(names) > 1:
+                    self._unfile(message_id, mailbox)
+                    unfiled.append(message_id)
+                    touched.add(mailbox)
+                else:
+                    touched.update(names)
+                    self._drop(message_id)
+                    gone.append(message_id)
+            if gone:
+                self._deleted += len(gone)
+                self._emit("delete", tuple(gone), frozenset(touched))
+            if unfiled:
+                self._emit("delete", tuple(unfiled), frozenset((mailbox or "",)), everywhere=False)
+            if gone or unfiled:
+                self._cond.notify_all()
+        self._release_freed()
+        return tuple(sorted(gone + unfiled))
+
+    def _unfile(self, message_id: int, name: str) -> None:
+        """Take a message out of one of its mailboxes."""
+        size = self._messages[message_id].size
+        self._boxes.unfile(message_id, name, size, message_id in self._read)
+
+    def _drop(self, message_id: int, *, evicted: bool = False) -> None:
+        """Delete a message everywhere (the lock held)."""
+        message = self._messages.pop(message_id)
+        del self._order[bisect_left(self._order, message_id)]
+        self._boxes.forget(message_id, message.size, message_id in self._read, evicted=evicted)
+        self._forget(message)
 
     def _forget(self, message: Message) -> None:
         held = message.size + PER_MESSAGE
-        entry = self._index.pop(message.id, None)
-        if entry is not None:
-            held += entry.size
-            self._index_bytes -= entry.size
-        else:
-            held += _index_estimate(message.raw)
+        entry = self._index.forget(message.id)
+        held += entry.size if entry is not None else _index_estimate(message.raw)
         self._bytes -= message.size
         self._held -= held
         self._freed += held
         self._read.discard(message.id)
-        self._unindexed.pop(message.id, None)
         self._parsed.drop(message.id)
 
-    def _evict(self) -> None:
-        """Past a cap, drop cached models first, then the oldest messages."""
+    def _evict(self, arrived_in: tuple[str, ...] = ()) -> None:
+        """Past a cap, drop cached models first, then the oldest messages: first those of
+        a mailbox over its own cap (they leave it, and go when no other mailbox holds
+        them), then the oldest of all."""
         if self.max_bytes and self._held + self._parsed.bytes > self.max_bytes:
             self._parsed.shrink(max(0, self.max_bytes - self._held))
-        count = 0
+        evicted: list[int] = []
+        if self.mailbox_max_messages:
+            for name in arrived_in:
+                for oldest in self._boxes.over_cap(name, self.mailbox_max_messages):
+                    if len(self._boxes.of(oldest)) > 1:
+                        self._unfile(oldest, name)
+                        self._emit("delete", (oldest,), frozenset((name,)), everywhere=False)
+                    else:
+                        evicted.append(oldest)
+                        self._drop(oldest)
         order = self._order
-        while count < len(order) and (
-            (self.max_messages and len(order) - count > self.max_messages)
-            or (self.max_bytes and self._held > self.max_bytes and len(order) - count > 1)
+        while order and (
+            (self.max_messages and len(order) > self.max_messages)
+            or (self.max_bytes and self._held > self.max_bytes and len(order) > 1)
         ):
-            self._forget(self._messages.pop(order[count]))
-            count += 1
-        if count:
-            evicted = tuple(order[:count])
-            del order[:count]
-            self._evicted += count
-            self._emit("delete", evicted)
+            evicted.append(order[0])
+            self._drop(order[0], evicted=True)
+        if evicted:
+            self._evicted += len(evicted)
+            self._emit("delete", tuple(evicted), self._boxes.names())
 
     def _release_freed(self) -> None:
         # Outside the lock: handing memory back walks the heap.
@@ -565,10 +639,3 @@ def _index_estimate(raw: bytes) -> int:
     """What indexing the message will hold, counted from its arrival so that reading
     (which builds the index) never has to evict: its text, up to what search reads."""
     return min(len(raw), 2 * SEARCH_TEXT_LIMIT) + 1024
-
-
-def _take(ids: Iterable[int], count: int) -> Iterator[int]:
-    for position, message_id in enumerate(ids):
-        if position >= count:
-            return
-        yield message_id

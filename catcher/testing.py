@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Unpack
 
@@ -20,56 +21,64 @@ from catcher.mail import (
     listing,
     plural,
 )
-from catcher.store import Filter
 
 if TYPE_CHECKING:
+    from catcher.client import Client
     from catcher.message import Message
     from catcher.server import Catcher
     from catcher.store import MessageStore
 
-__all__ = ["Attachment", "Email", "Headers", "MailAssertionError", "MailTimeout", "Mailbox"]
+__all__ = [
+    "Attachment",
+    "Email",
+    "Headers",
+    "MailAssertionError",
+    "MailTimeout",
+    "Mailbox",
+    "RemoteMailbox",
+]
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 
 
-class Mailbox:
-    """The mail a test's code has sent to a running catcher, with waits and assertions.
+class _Mail:
+    """What every mailbox a test sees offers: where to send, waits and assertions.
 
     Criteria (``to``, ``sender``, ``subject``, ``text``) match as the API's filters do:
     case-insensitive substrings of the recipients (envelope and headers), the sender,
     the subject; ``text`` needs each of its words somewhere in the message.
     """
 
-    def __init__(self, catcher: Catcher) -> None:
-        self.catcher = catcher
-        self._emails: dict[int, Email] = {}
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    name: str | None = None  # the mailbox's name on the catcher, when it has one
+
+    def __init__(self) -> None:
         self._waited: set[int] = set()
 
-    @property
-    def store(self) -> MessageStore:
-        return self.catcher.store
-
-    # -- where to send
+    # -- where to send (the backends say where the catcher is)
 
     @property
     def smtp_host(self) -> str:
-        host = self.catcher.smtp_host
-        # A catcher listening on every address is reached on loopback.
-        return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+        raise NotImplementedError
 
     @property
     def smtp_port(self) -> int:
-        return self.catcher.smtp_port
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        """The web inbox (and the API under ``/api``)."""
+        raise NotImplementedError
 
     @property
     def smtp_url(self) -> str:
         host = f"[{self.smtp_host}]" if ":" in self.smtp_host else self.smtp_host
         return f"smtp://{host}:{self.smtp_port}"
 
-    @property
-    def url(self) -> str:
-        """The web inbox (and the API under ``/api``)."""
-        return self.catcher.url
+    def address(self, local: str = "user", domain: str = "example.com") -> str:
+        """An address whose mail lands here: ``local+NAME@domain`` for a named mailbox."""
+        return f"{local}+{self.name}@{domain}" if self.name else f"{local}@{domain}"
 
     @property
     def django_settings(self) -> dict[str, object]:
@@ -79,8 +88,8 @@ class Mailbox:
             "EMAIL_BACKEND": SMTP_BACKEND,
             "EMAIL_HOST": self.smtp_host,
             "EMAIL_PORT": self.smtp_port,
-            "EMAIL_HOST_USER": "",
-            "EMAIL_HOST_PASSWORD": "",
+            "EMAIL_HOST_USER": self.smtp_user or "",
+            "EMAIL_HOST_PASSWORD": self.smtp_password or "",
             "EMAIL_USE_TLS": False,
             "EMAIL_USE_SSL": False,
         }
@@ -94,8 +103,8 @@ class Mailbox:
             "MAIL_PORT": self.smtp_port,
             "MAIL_USE_TLS": False,
             "MAIL_USE_SSL": False,
-            "MAIL_USERNAME": None,
-            "MAIL_PASSWORD": None,
+            "MAIL_USERNAME": self.smtp_user,
+            "MAIL_PASSWORD": self.smtp_password,
             "MAIL_SUPPRESS_SEND": False,
             "MAIL_BACKEND": "smtp",
         }
@@ -105,20 +114,20 @@ class Mailbox:
     @property
     def messages(self) -> list[Email]:
         """Every message in the mailbox, in the order they arrived."""
-        return self._query(Filter())
+        return self._query(Criteria())
 
     def __len__(self) -> int:
-        return len(self.store)
+        return len(self.messages)
 
     def __iter__(self) -> Iterator[Email]:
         return iter(self.messages)
 
     def filter(self, **criteria: Unpack[CriteriaArgs]) -> list[Email]:
         """The messages that match, in the order they arrived."""
-        return self._query(Criteria.of(criteria).filter())
+        return self._query(Criteria.of(criteria))
 
     def clear(self) -> None:
-        self.store.clear()
+        self._clear()
         self._waited.clear()
 
     # -- waiting and asserting
@@ -135,12 +144,12 @@ class Mailbox:
         cursor = 0
         while True:
             remaining = max(0.0, deadline - time.monotonic())
-            found = self.store.wait_for(wanted.filter(since=cursor), timeout=remaining)
+            found = self._wait(wanted, cursor, remaining)
             if found is None:
                 raise MailTimeout(self._timeout_text(wanted, timeout))
             if found.id not in self._waited:
                 self._waited.add(found.id)
-                return self._email(found)
+                return found
             cursor = found.id
 
     def assert_sent(
@@ -159,7 +168,7 @@ class Mailbox:
             raise ValueError(f"count: must be 1 or more, got {count}; use assert_not_sent()")
         wanted = Criteria.of(criteria)
         least = count or 1
-        matches = self._settle(wanted.filter(), lambda found: len(found) >= least, timeout)
+        matches = self._settle(wanted, lambda found: len(found) >= least, timeout)
         if not matches or (count is not None and len(matches) != count):
             what = str(wanted)
             expected = plural(count) if count is not None else "a message"
@@ -168,7 +177,7 @@ class Mailbox:
             if matches:
                 lines.append("the matches:")
                 lines.extend(f"  {describe(e)}" for e in matches[-LISTED:])
-            lines.append(listing(self.messages))
+            lines.append(self.describe())
             raise MailAssertionError("\n".join(lines))
         return matches[0]
 
@@ -176,7 +185,7 @@ class Mailbox:
         """Assert no matching message was sent (with no criteria: that the mailbox is empty)."""
         __tracebackhide__ = True
         wanted = Criteria.of(criteria)
-        matches = self._query(wanted.filter())
+        matches = self._query(wanted)
         if matches:
             what = str(wanted)
             raise MailAssertionError(
@@ -187,9 +196,83 @@ class Mailbox:
 
     def describe(self) -> str:
         """The mailbox as failure messages show it."""
-        return listing(self.messages)
+        return listing(self.messages, f"mailbox {self.name!r}" if self.name else "the mailbox")
 
-    # -- internals
+    # -- what a backend provides
+
+    def _query(self, wanted: Criteria) -> list[Email]:
+        """Every match, oldest first."""
+        raise NotImplementedError
+
+    def _wait(self, wanted: Criteria, since: int, timeout: float) -> Email | None:
+        """The oldest match after ``since``, waiting up to ``timeout`` s for one."""
+        raise NotImplementedError
+
+    def _clear(self) -> None:
+        raise NotImplementedError
+
+    # -- shared
+
+    def _settle(
+        self, wanted: Criteria, enough: Callable[[list[Email]], bool], timeout: float
+    ) -> list[Email]:
+        """The matches once ``enough`` says so or ``timeout`` passes, re-checking on arrivals."""
+        deadline = time.monotonic() + timeout
+        while True:
+            # The newest id before matching, so an arrival in between ends the wait below.
+            everything = self._query(Criteria())
+            newest = everything[-1].id if everything else 0
+            matches = self._query(wanted)
+            remaining = deadline - time.monotonic()
+            if enough(matches) or remaining <= 0:
+                return matches
+            self._wait(Criteria(), newest, remaining)
+
+    def _timeout_text(self, wanted: Criteria, timeout: float) -> str:
+        what = str(wanted)
+        lines = [f"no message{' ' + what if what else ''} arrived within {timeout:g} s"]
+        seen = [e for e in self._query(wanted) if e.id in self._waited]
+        if seen:
+            lines.append(
+                f"({plural(len(seen))} matched but {'was' if len(seen) == 1 else 'were'} "
+                "already returned by an earlier wait_for)"
+            )
+        lines.append(self.describe())
+        return "\n".join(lines)
+
+
+class Mailbox(_Mail):
+    """The mail a test's code has sent to a catcher running in this process (the default
+    ``mailbox`` fixture): emptied before each test, read straight from its store."""
+
+    def __init__(self, catcher: Catcher) -> None:
+        super().__init__()
+        self.catcher = catcher
+        self._emails: dict[int, Email] = {}
+
+    @property
+    def store(self) -> MessageStore:
+        return self.catcher.store
+
+    @property
+    def smtp_host(self) -> str:
+        host = self.catcher.smtp_host
+        # A catcher listening on every address is reached on loopback.
+        return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+
+    @property
+    def smtp_port(self) -> int:
+        return self.catcher.smtp_port
+
+    @property
+    def url(self) -> str:
+        return self.catcher.url
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def _clear(self) -> None:
+        self.store.clear()
 
     def _email(self, message: Message) -> Email:
         email = self._emails.get(message.id)
@@ -198,35 +281,62 @@ class Mailbox:
             email = self._emails[message.id] = Email.from_message(message, parsed)
         return email
 
-    def _query(self, flt: Filter) -> list[Email]:
-        page = self.store.query(flt, limit=sys.maxsize)
+    def _query(self, wanted: Criteria) -> list[Email]:
+        page = self.store.query(wanted.filter(), limit=sys.maxsize)
         return [self._email(m) for m in reversed(page.messages)]
 
-    def _settle(
-        self, flt: Filter, enough: Callable[[list[Email]], bool], timeout: float
-    ) -> list[Email]:
-        """The matches once ``enough`` says so or ``timeout`` passes, re-checking on arrivals."""
-        deadline = time.monotonic() + timeout
-        while True:
-            # Read the newest id before matching, so an arrival in between wakes the wait.
-            newest = self.store.latest()
-            matches = self._query(flt)
-            remaining = deadline - time.monotonic()
-            if enough(matches) or remaining <= 0:
-                return matches
-            self.store.wait_for(Filter(since=newest.id if newest else 0), timeout=remaining)
-
-    def _timeout_text(self, wanted: Criteria, timeout: float) -> str:
-        what = str(wanted)
-        lines = [f"no message{' ' + what if what else ''} arrived within {timeout:g} s"]
-        seen = [e for e in self._query(wanted.filter()) if e.id in self._waited]
-        if seen:
-            lines.append(
-                f"({plural(len(seen))} matched but {'was' if len(seen) == 1 else 'were'} "
-                "already returned by an earlier wait_for)"
-            )
-        lines.append(listing(self.messages))
-        return "\n".join(lines)
+    def _wait(self, wanted: Criteria, since: int, timeout: float) -> Email | None:
+        found = self.store.wait_for(wanted.filter(since=since), timeout=timeout)
+        return None if found is None else self._email(found)
 
     def __repr__(self) -> str:
         return f"<Mailbox {self.url} smtp={self.smtp_host}:{self.smtp_port} {plural(len(self))}>"
+
+
+class RemoteMailbox(_Mail):
+    """A mailbox of its own on a catcher shared with others (``pytest --catcher-url``):
+    made for one test and deleted after it, read over the API.
+
+    Mail reaches it when the code under test logs in with ``smtp_user`` and
+    ``smtp_password`` (``django_settings`` and ``flask_mail_config`` do that) or sends to
+    ``address(...)``; nobody else's mail is seen here, nor this one's elsewhere.
+    """
+
+    def __init__(self, client: Client) -> None:
+        super().__init__()
+        if client.mailbox_name is None:
+            raise ValueError("RemoteMailbox needs a client for one mailbox (create_mailbox)")
+        self.client = client
+        self.name = client.mailbox_name
+        self.smtp_user = client.smtp_user
+        self.smtp_password = client.smtp_password
+        self._smtp = client.smtp_address()
+
+    @property
+    def smtp_host(self) -> str:
+        return self._smtp[0]
+
+    @property
+    def smtp_port(self) -> int:
+        return self._smtp[1]
+
+    @property
+    def url(self) -> str:
+        """The inbox, opened on this mailbox."""
+        return f"{self.client.url}/#/box/{urllib.parse.quote(self.name or '', safe='')}"
+
+    def _clear(self) -> None:
+        self.client.clear()
+
+    def _query(self, wanted: Criteria) -> list[Email]:
+        return self.client.messages(limit=1_000_000, **wanted.args())
+
+    def _wait(self, wanted: Criteria, since: int, timeout: float) -> Email | None:
+        return self.client.wait_after(wanted, since, timeout)
+
+    def delete(self) -> None:
+        """Delete the mailbox and its mail from the catcher."""
+        self.client.delete_mailbox()
+
+    def __repr__(self) -> str:
+        return f"<RemoteMailbox {self.name!r} at {self.client.url}>"

@@ -12,7 +12,7 @@ from flask import Flask, Response, request, send_from_directory
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from catcher import api, wire
+from catcher import api, mailbox_api, wire
 from catcher.preview import PartTokens
 from catcher.settings import Settings
 from catcher.state import AppState, ServerStatus, app_state
@@ -27,6 +27,7 @@ UI_POLICY = (
 )
 MAX_BODY = 64 * 1024
 _UNKNOWN_ID = re.compile(r"^/api/messages/(?!wait$)([^/]+)")
+_UNKNOWN_MAILBOX = re.compile(r"^/api/mailboxes/([^/]+)$")
 
 
 def static_folder() -> Path:
@@ -50,6 +51,7 @@ def create_app(
     app.before_request(guard.check)
     app.after_request(guard.decorate)
     app.register_blueprint(api.bp)
+    app.register_blueprint(mailbox_api.bp)
 
     @app.get("/")
     def index() -> Response:
@@ -67,6 +69,8 @@ def create_app(
             unknown = _UNKNOWN_ID.match(request.path)
             if exc.code == 404 and unknown:
                 return wire.error(404, f"no message with id {unknown.group(1)[:40]!r}")
+            if exc.code == 404 and _UNKNOWN_MAILBOX.match(request.path):
+                return wire.error(404, f"no mailbox {request.path.rsplit('/', 1)[1][:80]!r}")
             return wire.http_error(exc)
         return exc
 

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Response
 from werkzeug.exceptions import HTTPException
 
+from catcher.mailboxes import MailboxStats
 from catcher.message import LISTED_ADDRESSES, Message, Summary
 from catcher.parsing import Address, Parsed, Part
 from catcher.preview import remote_resources
@@ -54,7 +55,9 @@ def address(addr: Address) -> dict[str, str]:
     return {"name": addr.name, "address": addr.address}
 
 
-def summary(message: Message, brief: Summary, *, read: bool) -> dict[str, Any]:
+def summary(
+    message: Message, brief: Summary, *, read: bool, mailboxes: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """What a list shows: never a whole body."""
     return {
         "id": message.id,
@@ -75,18 +78,25 @@ def summary(message: Message, brief: Summary, *, read: bool) -> dict[str, Any]:
         "snippet": brief.snippet[:SNIPPET_LENGTH],
         "read": read,
         "defect_count": brief.defects,
+        "mailboxes": list(mailboxes),
     }
 
 
 def detail(
-    message: Message, brief: Summary, parsed: Parsed, *, read: bool, base: str = "/api"
+    message: Message,
+    brief: Summary,
+    parsed: Parsed,
+    *,
+    read: bool,
+    mailboxes: tuple[str, ...] = (),
+    base: str = "/api",
 ) -> dict[str, Any]:
     """The whole model; URLs start with ``base``, where the API is served."""
     delivery = message.delivery
     here = f"{base}/messages/{message.id}"
     envelope = message.envelope
     return {
-        **summary(message, brief, read=read),
+        **summary(message, brief, read=read, mailboxes=mailboxes),
         # The summary's lists are cut short; the message has them whole.
         "envelope": {
             "mail_from": envelope.mail_from,
@@ -139,4 +149,23 @@ def part(message_id: int, found: Part, *, base: str = "/api") -> dict[str, Any]:
         "disposition": found.disposition,
         "is_attachment": found.is_attachment,
         "url": f"{base}/messages/{message_id}/parts/{found.part_id}",
+    }
+
+
+def mailbox(found: MailboxStats, *, plus_tags: bool = True) -> dict[str, Any]:
+    """A mailbox: its counts and how mail is routed to it (never its password)."""
+    box = found.box
+    return {
+        "name": box.name,
+        "messages": found.count,
+        "unread": found.unread,
+        "bytes": found.bytes,
+        "evicted": found.evicted,
+        "created": iso(box.created),
+        "routing": {
+            "origin": box.origin,
+            "recipients": list(box.recipients),
+            "smtp_user": box.smtp_user,
+            "plus_tag": f"+{box.name}@" if plus_tags else None,
+        },
     }

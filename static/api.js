@@ -26,31 +26,50 @@ async function request(method, path, body) {
   return payload;
 }
 
-/** Filters as query parameters: only the ones that are set. */
-export function filterParams(filters = {}) {
+/** A mailbox name as the server allows it: 1-64 of A-Z a-z 0-9 . _ - */
+export const MAILBOX_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Filters as query parameters: only the ones that are set, and the mailbox if any. */
+export function filterParams(filters = {}, mailbox = null) {
   const params = new URLSearchParams();
   for (const key of ["q", "from", "to", "subject"]) {
     if (filters[key]) params.set(key, filters[key]);
   }
+  if (mailbox !== null) params.set("mailbox", mailbox);
   return params;
 }
 
-export function listMessages(filters, { limit = 50, offset = 0 } = {}) {
-  const params = filterParams(filters);
+/** "?mailbox=NAME" for a mailbox, "" for All mail. */
+function scoped(mailbox) {
+  return mailbox === null ? "" : `?${new URLSearchParams({ mailbox })}`;
+}
+
+export function listMessages(filters, { limit = 50, offset = 0, mailbox = null } = {}) {
+  const params = filterParams(filters, mailbox);
   params.set("limit", limit);
   params.set("offset", offset);
   return request("GET", `/api/messages?${params}`);
 }
 
-export const getMessage = (id) => request("GET", `/api/messages/${encodeURIComponent(id)}`);
+export const getMessage = (id, mailbox = null) =>
+  request("GET", `/api/messages/${encodeURIComponent(id)}${scoped(mailbox)}`);
 export const setRead = (id, read) => request("PATCH", `/api/messages/${encodeURIComponent(id)}`, { read });
-export const deleteMessage = (id) => request("DELETE", `/api/messages/${encodeURIComponent(id)}`);
+/** Delete one message; from one mailbox only (it lives on in any other) given one. */
+export const deleteMessage = (id, mailbox = null) =>
+  request("DELETE", `/api/messages/${encodeURIComponent(id)}${scoped(mailbox)}`);
 export const stats = () => request("GET", "/api/stats");
+export const mailboxes = () => request("GET", "/api/mailboxes");
 
-/** Delete everything, or only what the filters match. */
-export function deleteMatching(filters) {
-  const params = filterParams(filters);
+/** Delete everything, or only what the filters match; in one mailbox given one. */
+export function deleteMatching(filters, mailbox = null) {
+  const params = filterParams(filters, mailbox);
   return request("DELETE", `/api/messages${params.size ? `?${params}` : ""}`);
+}
+
+/** Mark every message the filters match (in one mailbox given one) read: {matched, changed}. */
+export function markAllRead(filters, mailbox = null) {
+  const params = filterParams(filters, mailbox);
+  return request("PATCH", `/api/messages${params.size ? `?${params}` : ""}`, { read: true });
 }
 
 export function htmlUrl(id, blockRemote) {

@@ -1,7 +1,8 @@
-// The inbox: wires the list, the message view, live events, search, keys and theme.
+// The inbox: wires the mailboxes, the list, the message view, live events, search, keys
+// and theme.
 
 import * as api from "./api.js";
-import { plural, refreshTimes, shortAddress } from "./dom.js";
+import { h, icon, plural, refreshTimes, shortAddress } from "./dom.js";
 import { connect } from "./events.js";
 import { bindKeys, helpTable } from "./keyboard.js";
 import { MessageList } from "./list.js";
@@ -10,12 +11,16 @@ import { MessageView } from "./message.js";
 const $ = (selector) => document.querySelector(selector);
 const narrow = window.matchMedia("(max-width: 760px)");
 
+// The mailbox on show: null for All mail (undefined until the first route).
+let scope;
+
 const list = new MessageList({
   root: $("#list"),
   status: $("#list-status"),
   pager: { root: $("#pager"), newer: $("#page-newer"), older: $("#page-older"), info: $("#page-info") },
   banner: $("#new-banner"),
-  onLoaded: () => updateDeleteAll(),
+  href: (id) => hashFor(scope, id),
+  onLoaded: () => updateActions(),
 });
 const view = new MessageView($("#message-pane"), {
   onBack: () => closeMessage(),
@@ -23,15 +28,32 @@ const view = new MessageView($("#message-pane"), {
   onRead: (id, read) => markRead(id, read),
 });
 
-// -- routing: #/m/<id> is the open message --------------------------------------------
+// -- routing: #/ is All mail, #/box/NAME a mailbox; /m/ID after either the open message --
 
-function messageIdFromHash() {
-  const match = /^#\/m\/(\d{1,18})$/.exec(location.hash);
-  return match ? Number(match[1]) : null;
+/** {mailbox, id} from an address: mailbox null for All mail, id null when none is open. */
+function parseHash(hash = location.hash) {
+  const box = /^#\/box\/([^/]*)(?:\/m\/(\d{1,18}))?\/?$/.exec(hash);
+  if (box) {
+    let name = box[1];
+    try {
+      name = decodeURIComponent(name);
+    } catch {
+      // shown as it is: not a mailbox name either way
+    }
+    return { mailbox: name === "" ? null : name.slice(0, 200), id: box[2] ? Number(box[2]) : null };
+  }
+  const message = /^#\/m\/(\d{1,18})$/.exec(hash);
+  return { mailbox: null, id: message ? Number(message[1]) : null };
+}
+
+function hashFor(mailbox, id = null) {
+  if (mailbox === null || mailbox === undefined) return id === null ? "#/" : `#/m/${id}`;
+  const box = `#/box/${encodeURIComponent(mailbox)}`;
+  return id === null ? box : `${box}/m/${id}`;
 }
 
 function navigate(id, { replace = false } = {}) {
-  const hash = id === null ? "#/" : `#/m/${id}`;
+  const hash = hashFor(scope, id);
   if (location.hash === hash) return;
   if (replace) {
     history.replaceState(null, "", hash);
@@ -42,21 +64,23 @@ function navigate(id, { replace = false } = {}) {
 }
 
 function route() {
-  const id = messageIdFromHash();
+  const { mailbox, id } = parseHash();
+  const moved = mailbox !== scope;
+  if (moved) setScope(mailbox);
   if (id === null) showList();
-  else if (id !== view.id || !view.message) openMessage(id);
+  else if (moved || id !== view.id || !view.message) openMessage(id);
 }
 
 async function openMessage(id) {
   document.body.classList.add("reading");
   list.setOpen(id);
-  const message = await view.open(id);
+  const message = await view.open(id, scope);
   if (!message || view.id !== id) return;
   if (narrow.matches) view.focusHeading();
   // Only opening a message marks it read.
   list.markRead(id, true);
   view.setRead(true);
-  api.setRead(id, true).catch(() => {}).finally(() => scheduleStats());
+  api.setRead(id, true).catch(() => {}).finally(() => scheduleCounts());
 }
 
 function showList(note) {
@@ -69,8 +93,170 @@ function showList(note) {
 }
 
 function closeMessage(note) {
-  if (messageIdFromHash() !== null) history.replaceState(null, "", "#/");
+  if (parseHash().id !== null) history.replaceState(null, "", hashFor(scope));
   showList(note);
+}
+
+// -- mailboxes: the one on show, the switcher, the counts ---------------------------------
+
+/** Show a mailbox (null: All mail): the list, its event stream, the switcher, the counts. */
+function setScope(mailbox) {
+  scope = mailbox;
+  closeBoxStream();
+  list.setMailbox(mailbox);
+  $("#list-heading").textContent = mailbox ?? "All mail";
+  renderCounts();
+  updateActions();
+  if (mailbox === null) {
+    // The All-mail stream is always open; until it says hello, its hello loads the list.
+    setConnection(overviewState);
+    if (overviewState !== "connecting") list.load();
+  } else if (!api.MAILBOX_NAME.test(mailbox)) {
+    setConnection(overviewState);
+    list.showMissing();
+  } else {
+    openBoxStream(mailbox);
+  }
+  scheduleCounts(0);
+}
+
+let counts = { all: null, boxes: [] };
+let countsTimer = 0;
+let countsBusy = false;
+let countsAgain = false;
+
+/**
+ * Refresh the counts soon: at most one round of requests per delay, and never two at
+ * once, however fast events come. Nothing runs while nothing happens.
+ */
+function scheduleCounts(delay = 150) {
+  if (countsBusy) {
+    countsAgain = true;
+    return;
+  }
+  if (countsTimer) return;
+  countsTimer = setTimeout(refreshCounts, delay);
+}
+
+async function refreshCounts() {
+  countsTimer = 0;
+  countsBusy = true;
+  try {
+    const [all, boxes] = await Promise.all([api.stats(), api.mailboxes()]);
+    counts = { all, boxes: boxes.mailboxes };
+    renderCounts();
+  } catch {
+    // offline: the next event or hello refreshes them
+  } finally {
+    countsBusy = false;
+    if (countsAgain) {
+      countsAgain = false;
+      scheduleCounts();
+    }
+  }
+}
+
+/** The switcher's entries: All mail, then every mailbox in the order they were made. */
+function switcherEntries() {
+  return [
+    { name: null, label: "All mail", unread: counts.all?.unread ?? 0, messages: counts.all?.messages ?? 0 },
+    ...counts.boxes.map((box) => ({
+      name: box.name, label: box.name, unread: box.unread, messages: box.messages, origin: box.routing?.origin,
+    })),
+  ];
+}
+
+const ORIGINS = {
+  api: "made through the API",
+  login: "made by an SMTP login",
+  tag: "made by a plus tag",
+  default: "mail no rule routes",
+};
+
+function renderCounts() {
+  const entries = switcherEntries();
+  renderSidebar(entries);
+  renderSelect(entries);
+  const current = entries.find((entry) => entry.name === scope);
+  const unread = current?.unread ?? 0;
+  const where = scope === null || scope === undefined ? "" : `${scope} · `;
+  document.title = unread ? `(${unread}) ${where}catcher` : `${where}catcher`;
+  const badge = $("#unread");
+  badge.textContent = `${unread.toLocaleString()} unread`;
+  badge.hidden = unread === 0;
+}
+
+const boxesRoot = $("#boxes");
+const sidebarItems = new Map(); // "" for All mail, else "box:" + name -> {li, link, count, spoken}
+
+function itemKey(name) {
+  return name === null ? "" : `box:${name}`;
+}
+
+function sidebarItem(entry) {
+  const count = h("span", { class: "box-count" });
+  const spoken = h("span", { class: "visually-hidden" }, " unread");
+  const link = h("a", {
+    class: entry.name === null ? "box all" : "box",
+    href: hashFor(entry.name),
+    dataset: entry.name === null ? {} : { name: entry.name },
+  }, icon(entry.name === null ? "inbox" : "folder"), h("span", { class: "box-name" }, entry.label), count, spoken);
+  return { li: h("li", {}, link), link, count, spoken };
+}
+
+/** Update the sidebar in place (focus and scroll stay where they are). */
+function renderSidebar(entries) {
+  const wanted = new Set(entries.map((entry) => itemKey(entry.name)));
+  for (const [key, item] of sidebarItems) {
+    if (!wanted.has(key)) {
+      item.li.remove();
+      sidebarItems.delete(key);
+    }
+  }
+  let before = boxesRoot.firstChild;
+  for (const entry of entries) {
+    const key = itemKey(entry.name);
+    let item = sidebarItems.get(key);
+    if (!item) {
+      item = sidebarItem(entry);
+      sidebarItems.set(key, item);
+    }
+    if (item.li !== before) boxesRoot.insertBefore(item.li, before);
+    before = item.li.nextSibling;
+    item.count.textContent = entry.unread ? entry.unread.toLocaleString() : "";
+    item.count.hidden = item.spoken.hidden = !entry.unread;
+    const origin = entry.origin ? ` (${ORIGINS[entry.origin] ?? entry.origin})` : "";
+    item.link.title = `${entry.label}${origin}: ${plural(entry.messages, "message")}, ${entry.unread.toLocaleString()} unread`;
+    if (entry.name === scope) item.link.setAttribute("aria-current", "page");
+    else item.link.removeAttribute("aria-current");
+  }
+}
+
+const boxSelect = $("#box-select");
+function renderSelect(entries) {
+  const options = entries.map((entry) => [entry.name ?? "", `${entry.label}${entry.unread ? ` (${entry.unread.toLocaleString()})` : ""}`]);
+  if (scope !== null && scope !== undefined && !entries.some((entry) => entry.name === scope)) {
+    options.push([scope, `${scope} (not found)`]);
+  }
+  const same = options.length === boxSelect.options.length
+    && options.every(([value], i) => boxSelect.options[i].value === value);
+  if (!same) boxSelect.replaceChildren(...options.map(([value]) => h("option", { value })));
+  options.forEach(([, text], i) => {
+    if (boxSelect.options[i].textContent !== text) boxSelect.options[i].textContent = text;
+  });
+  boxSelect.value = scope ?? "";
+}
+boxSelect.addEventListener("change", () => {
+  location.hash = hashFor(boxSelect.value === "" ? null : boxSelect.value);
+});
+
+/** m / Shift+M: the next or previous entry of the switcher. */
+function stepMailbox(direction) {
+  const names = switcherEntries().map((entry) => entry.name);
+  const index = names.indexOf(scope);
+  const next = index < 0 ? null : names[(index + direction + names.length) % names.length];
+  const hash = hashFor(next);
+  if (location.hash !== hash) location.hash = hash;
 }
 
 // -- actions --------------------------------------------------------------------------
@@ -84,7 +270,7 @@ async function markRead(id, read) {
   }
   list.markRead(id, read);
   if (view.id === id) view.setRead(read);
-  scheduleStats();
+  scheduleCounts();
 }
 
 async function deleteOne(id) {
@@ -92,7 +278,7 @@ async function deleteOne(id) {
   const wasOpen = view.id === id;
   const listHadFocus = $("#list").contains(document.activeElement);
   try {
-    await api.deleteMessage(id);
+    await api.deleteMessage(id, scope);
   } catch (error) {
     if (error.status !== 404) {
       announce(`Could not delete message ${id}: ${error.message}`);
@@ -103,41 +289,75 @@ async function deleteOne(id) {
   announce(`Message ${id} deleted.`);
   if (wasOpen) closeMessage("Message deleted. Press Enter to open the next one.");
   if (wasOpen || listHadFocus) list.focusCursor();
-  scheduleStats();
+  scheduleCounts();
+}
+
+/** The bulk buttons say what they act on: all or the matching, here or everywhere. */
+function updateActions() {
+  const filtered = api.hasFilters(list.filters);
+  const where = scope === null ? "" : ` in ${scope}`;
+  $("#delete-all .label").textContent = filtered ? "Delete matching" : "Delete all";
+  $("#delete-all").title = `${filtered ? "Delete the matching messages" : "Delete all messages"}${where} (Shift+Delete)`;
+  $("#mark-all-read .label").textContent = filtered ? "Mark matching read" : "Mark all read";
+  $("#mark-all-read").title = `${filtered ? "Mark the matching messages read" : "Mark all read"}${where} (Shift+I)`;
 }
 
 const confirmDialog = $("#confirm-dialog");
-function updateDeleteAll() {
-  const filtered = api.hasFilters(list.filters);
-  $("#delete-all .label").textContent = filtered ? "Delete matching" : "Delete all";
-}
-
 async function deleteAll() {
   const filtered = api.hasFilters(list.filters);
   const count = filtered ? list.matched : list.total;
-  if (!count) return;
-  $("#confirm-title").textContent = filtered ? "Delete the matching messages?" : "Delete all messages?";
-  $("#confirm-text").textContent = filtered
-    ? `${plural(count, "message")} match the current search. They will be deleted; this cannot be undone.`
-    : `All ${plural(count, "message")} will be deleted. This cannot be undone.`;
+  if (!count || list.missing) return;
+  const mailbox = scope;
+  const box = mailbox === null ? null : h("span", { class: "box-ref" }, mailbox);
+  if (mailbox === null) {
+    $("#confirm-title").textContent = filtered ? "Delete the matching messages?" : "Delete all messages?";
+    $("#confirm-text").textContent = filtered
+      ? `${plural(count, "message")} match the current search. They will be deleted; this cannot be undone.`
+      : `All ${plural(count, "message")} will be deleted. This cannot be undone.`;
+  } else {
+    $("#confirm-title").replaceChildren(filtered ? "Delete the matching messages in " : "Delete all messages in ", box, "?");
+    const which = filtered
+      ? `${plural(count, "message")} in this mailbox ${count === 1 ? "matches" : "match"} the current search and will be deleted from it`
+      : `${count === 1 ? "The one message" : `All ${plural(count, "message")}`} in this mailbox will be deleted from it`;
+    const elsewhere = count === 1 ? "if it is also in another mailbox, it stays there" : "any that are also in another mailbox stay there";
+    $("#confirm-text").textContent = `${which}; ${elsewhere}. This cannot be undone.`;
+  }
   confirmDialog.returnValue = "";
   confirmDialog.showModal();
   const answer = await new Promise((resolve) =>
     confirmDialog.addEventListener("close", () => resolve(confirmDialog.returnValue), { once: true }));
-  if (answer !== "delete") return;
+  if (answer !== "delete" || scope !== mailbox) return;
   try {
-    const result = await api.deleteMatching(list.filters);
+    const result = await api.deleteMatching(list.filters, mailbox);
     announce(`${plural(result.deleted, "message")} deleted.`);
   } catch (error) {
     announce(`Could not delete: ${error.message}`);
   }
   if (view.message) closeMessage();
   await list.reset();
-  scheduleStats();
+  scheduleCounts();
 }
 $("#confirm-cancel").addEventListener("click", () => confirmDialog.close("cancel"));
 $("#confirm-ok").addEventListener("click", () => confirmDialog.close("delete"));
 $("#delete-all").addEventListener("click", deleteAll);
+
+/** Mark every message of the list (this mailbox, this search) read, in one request. */
+async function markAllRead() {
+  if (list.missing) return;
+  let result;
+  try {
+    result = await api.markAllRead(list.filters, scope);
+  } catch (error) {
+    announce(`Could not mark messages read: ${error.message}`);
+    return;
+  }
+  announce(result.changed ? `${plural(result.changed, "message")} marked read.` : "No unread messages here.");
+  // The read event marks the rows (and the open message) too; the reload is for a stream
+  // that is down.
+  if (result.changed) list.load();
+  scheduleCounts(0);
+}
+$("#mark-all-read").addEventListener("click", markAllRead);
 
 // -- search -----------------------------------------------------------------------------
 
@@ -148,7 +368,7 @@ function applySearch() {
   const filters = api.parseSearch(search.value);
   if (JSON.stringify(filters) === JSON.stringify(list.filters)) return;
   list.setFilters(filters);
-  updateDeleteAll();
+  updateActions();
 }
 search.addEventListener("input", () => {
   clearTimeout(searchTimer);
@@ -160,31 +380,7 @@ $("#search-form").addEventListener("submit", (event) => {
   list.focusCursor();
 });
 
-// -- unread count, title, announcements ----------------------------------------------------
-
-let statsTimer = 0;
-/** Refresh the counts soon: at most once per delay, even while mail floods in. */
-function scheduleStats(delay = 150) {
-  if (statsTimer) return;
-  statsTimer = setTimeout(() => {
-    statsTimer = 0;
-    updateStats();
-  }, delay);
-}
-
-async function updateStats() {
-  let stats;
-  try {
-    stats = await api.stats();
-  } catch {
-    return;
-  }
-  const unread = stats.unread;
-  document.title = unread ? `(${unread}) catcher` : "catcher";
-  const badge = $("#unread");
-  badge.textContent = `${unread.toLocaleString()} unread`;
-  badge.hidden = unread === 0;
-}
+// -- announcements -----------------------------------------------------------------------------
 
 // Screen-reader announcements, gathered so a burst of mail is one sentence, not fifty.
 let announceTimer = 0;
@@ -210,50 +406,100 @@ function setConnection(state) {
   el.title = state === "live" ? "New mail appears as it arrives" : "Reconnecting to catcher";
 }
 
+/** An event of the stream the list follows (All mail's, or the open mailbox's). */
+function listEvent(kind, data) {
+  switch (kind) {
+    case "hello":
+      // The list's one load at start, and its catch-up after a reconnect. Loading after
+      // the stream opened leaves no gap: mail stored since then comes as events too.
+      list.load();
+      scheduleCounts(0);
+      break;
+    case "message":
+      list.added(data);
+      notify(data);
+      announce(`New message from ${shortAddress(data.from) || data.envelope.mail_from || "unknown sender"}.`);
+      scheduleCounts();
+      break;
+    case "delete":
+      list.removed(data.ids);
+      if (data.ids.includes(view.id)) closeMessage(`Message ${view.id} was deleted.`);
+      scheduleCounts();
+      break;
+    case "clear":
+      if (view.message) closeMessage("All messages were deleted.");
+      list.reset();
+      scheduleCounts();
+      break;
+    case "read": {
+      const ids = data.ids ?? [data.id];
+      for (const id of ids) list.markRead(id, data.read);
+      if (ids.includes(view.id)) view.setRead(data.read);
+      scheduleCounts();
+      break;
+    }
+    case "mailbox":
+      scheduleCounts();
+      if (scope === null || data.name !== scope) break;
+      if (!data.exists) {
+        if (view.message) closeMessage();
+        list.showMissing(["Mailbox ", h("span", { class: "box-ref" }, scope), " was deleted."]);
+      } else if (list.missing) {
+        list.load();
+      }
+      break;
+    case "reset":
+      list.load();
+      scheduleCounts(0);
+      break;
+    default:
+      break;
+  }
+}
+
+let boxToken = null; // the mailbox stream's identity while one is open
+let closeBox = null;
+
+// All mail's stream stays open all the time: it drives the list on All mail, and keeps
+// the switcher's counts live whichever mailbox is on show.
+let overviewState = "connecting";
 connect({
   onStatus(state) {
+    overviewState = state;
+    if (boxToken !== null) return; // the mailbox's own stream speaks for the list
     setConnection(state);
     // No stream yet: show the mail anyway; the stream's hello reloads when it opens.
-    if (state === "offline" && !list.loaded) list.load();
+    if (state === "offline" && scope === null && !list.loaded) list.load();
   },
   onEvent(kind, data) {
-    switch (kind) {
-      case "hello":
-        // The list's one load at start, and its catch-up after a reconnect. Loading after
-        // the stream opened leaves no gap: mail stored since then comes as events too.
-        list.load();
-        scheduleStats(0);
-        break;
-      case "message":
-        list.added(data);
-        notify(data);
-        announce(`New message from ${shortAddress(data.from) || data.envelope.mail_from || "unknown sender"}.`);
-        scheduleStats();
-        break;
-      case "delete":
-        list.removed(data.ids);
-        if (data.ids.includes(view.id)) closeMessage(`Message ${view.id} was deleted.`);
-        scheduleStats();
-        break;
-      case "clear":
-        if (view.message) closeMessage("All messages were deleted.");
-        list.reset();
-        scheduleStats();
-        break;
-      case "read":
-        list.markRead(data.id, data.read);
-        if (view.id === data.id) view.setRead(data.read);
-        scheduleStats();
-        break;
-      case "reset":
-        list.load();
-        scheduleStats(0);
-        break;
-      default:
-        break;
-    }
+    if (scope === null) listEvent(kind, data);
+    else if (kind !== "heartbeat") scheduleCounts(kind === "hello" ? 0 : 150);
   },
 });
+
+// A mailbox's stream: only its changes, while it is on show.
+function openBoxStream(mailbox) {
+  const token = {};
+  boxToken = token;
+  setConnection("connecting");
+  closeBox = connect({
+    mailbox,
+    onStatus(state) {
+      if (boxToken !== token) return;
+      setConnection(state);
+      if (state === "offline" && !list.loaded && !list.missing) list.load();
+    },
+    onEvent(kind, data) {
+      if (boxToken === token) listEvent(kind, data);
+    },
+  });
+}
+
+function closeBoxStream() {
+  boxToken = null;
+  closeBox?.();
+  closeBox = null;
+}
 
 // -- desktop notifications ----------------------------------------------------------------------
 
@@ -377,6 +623,8 @@ bindKeys({
     const read = list.get(id)?.read ?? view.message?.read ?? false;
     markRead(id, !read);
   },
+  markAllRead,
+  mailbox: (direction) => stepMailbox(direction),
   search: () => {
     search.focus();
     search.select();
@@ -398,7 +646,6 @@ bindKeys({
 window.addEventListener("hashchange", route);
 narrow.addEventListener("change", () => list.syncCursor());
 setInterval(() => refreshTimes(), 30_000);
-// The list loads when the event stream says hello (above), not here as well.
+// The list loads when its event stream says hello (above), not here as well.
 route();
-scheduleStats(0);
 document.documentElement.classList.add("ready");

@@ -1,15 +1,16 @@
 // The live event stream (/api/events): reconnects by itself and reports its state.
 
-const KINDS = ["hello", "message", "delete", "clear", "read", "reset", "heartbeat"];
+const KINDS = ["hello", "message", "delete", "clear", "read", "mailbox", "reset", "heartbeat"];
 // The server sends a heartbeat every 15 s; silence for longer means a dead connection.
 const SILENCE_MS = 40_000;
 const MAX_BACKOFF_MS = 30_000;
 
 /**
- * connect({onEvent(kind, data, isReconnect), onStatus(state)}) with state one of
- * "connecting", "live", "offline". Returns a function that closes the stream.
+ * connect({mailbox, onEvent(kind, data, isReconnect), onStatus(state)}) with state one of
+ * "connecting", "live", "offline": one mailbox's changes, or every change for a null
+ * mailbox (All mail). Returns a function that closes the stream.
  */
-export function connect({ onEvent, onStatus }) {
+export function connect({ mailbox = null, onEvent, onStatus }) {
   let source = null;
   let lastId = null;
   let backoff = 1000;
@@ -21,8 +22,10 @@ export function connect({ onEvent, onStatus }) {
   function open() {
     if (closed) return;
     onStatus("connecting");
-    const url = lastId === null ? "/api/events" : `/api/events?last_event_id=${encodeURIComponent(lastId)}`;
-    source = new EventSource(url);
+    const params = new URLSearchParams();
+    if (mailbox !== null) params.set("mailbox", mailbox);
+    if (lastId !== null) params.set("last_event_id", lastId);
+    source = new EventSource(params.size ? `/api/events?${params}` : "/api/events");
     lastSeen = Date.now();
     for (const kind of KINDS) {
       source.addEventListener(kind, (event) => {

@@ -30,6 +30,8 @@ export const SHORTCUTS = [
   { keys: ["Delete", "#"], action: "delete", help: "Delete the selected message" },
   { keys: ["Shift+Delete"], action: "deleteAll", help: "Delete all (or all matching), after asking" },
   { keys: ["u"], action: "toggleRead", help: "Mark read / unread" },
+  { keys: ["Shift+I"], action: "markAllRead", help: "Mark all (or all matching) read in this mailbox" },
+  { keys: ["m", "Shift+M"], action: "mailbox", args: [1, -1], help: "Next / previous mailbox" },
   { keys: ["/"], action: "search", help: "Search (from: to: subject: and free text)" },
   { keys: ["1", "2", "3", "4", "5"], action: "tab", args: [0, 1, 2, 3, 4], help: "HTML, Text, Source, Headers, Parts" },
   { keys: ["b"], action: "remote", help: "Block or show remote content in this message" },
@@ -79,7 +81,7 @@ function isEditable(el) {
   return el instanceof HTMLElement && (el.isContentEditable || el.matches("input, textarea, select"));
 }
 
-/** actions: one function per action named in SHORTCUTS; tab(i) and page(d) take their args. */
+/** actions: one function per action named in SHORTCUTS; tab(i), page(d), mailbox(d) take their args. */
 export function bindKeys(actions) {
   // A table entry without its action fails now, not on the first key press.
   for (const entry of SHORTCUTS) {

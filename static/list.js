@@ -6,12 +6,15 @@ import { clear, formatSize, h, icon, plural, shortAddress, timeEl } from "./dom.
 export const PAGE_SIZE = 50;
 
 export class MessageList {
-  constructor({ root, status, pager, banner, onLoaded }) {
+  constructor({ root, status, pager, banner, href, onLoaded }) {
     this.root = root;
     this.status = status;
     this.pager = pager;
     this.banner = banner;
+    this.href = href; // message id -> the link that opens it in the current mailbox
     this.onLoaded = onLoaded ?? (() => {});
+    this.mailbox = null; // null: All mail
+    this.missing = false; // the mailbox does not exist (yet)
     this.filters = {};
     this.offset = 0;
     this.total = 0;
@@ -43,6 +46,36 @@ export class MessageList {
 
   // -- loading ---------------------------------------------------------------------
 
+  /**
+   * Show another mailbox (null: All mail). The rows go at once, busy until the next load,
+   * which the caller starts (once the mailbox's event stream is open, so nothing is missed).
+   */
+  setMailbox(mailbox) {
+    this.mailbox = mailbox;
+    this.missing = false;
+    this.offset = 0;
+    this.total = 0;
+    this.matched = 0;
+    this.rows = [];
+    this.cursorId = null;
+    this.openId = null;
+    this.unseenNew = 0;
+    this.newestSeen = 0;
+    this.loaded = false;
+    this.loadSeq += 1; // an answer for the mailbox before is dropped
+    clearTimeout(this.reloadTimer);
+    this.reloadTimer = 0;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = 0;
+    this.pending = [];
+    this.elements.clear();
+    clear(this.root);
+    this.root.setAttribute("aria-busy", "true");
+    this.pager.root.hidden = true;
+    this.banner.hidden = true;
+    this.status.textContent = "";
+  }
+
   setFilters(filters) {
     this.filters = filters;
     this.offset = 0;
@@ -57,7 +90,7 @@ export class MessageList {
     this.root.setAttribute("aria-busy", "true");
     let page;
     try {
-      page = await api.listMessages(this.filters, { limit: PAGE_SIZE, offset: this.offset });
+      page = await api.listMessages(this.filters, { limit: PAGE_SIZE, offset: this.offset, mailbox: this.mailbox });
     } catch (error) {
       if (seq === this.loadSeq) this.showError(error);
       return;
@@ -71,6 +104,7 @@ export class MessageList {
       return this.load();
     }
     const cursorIndex = this.indexOf(this.cursorId);
+    this.missing = false;
     this.total = page.total;
     this.matched = page.matched;
     this.rows = page.messages;
@@ -128,6 +162,11 @@ export class MessageList {
       return h("li", { class: "empty-list" }, h("p", {}, "No messages match this search."),
         h("p", { class: "muted" }, "Search looks at addresses, subjects, bodies and attachment names."));
     }
+    if (this.mailbox !== null) {
+      return h("li", { class: "empty-list" }, icon("folder", "icon big"), h("p", {}, "No mail in ",
+        h("span", { class: "box-ref" }, this.mailbox), " yet."),
+      h("p", { class: "muted" }, "Mail routed to this mailbox shows up here as it arrives."));
+    }
     return h("li", { class: "empty-list" }, icon("inbox", "icon big"), h("p", {}, "No mail yet."),
       h("p", { class: "muted" }, "Point your application's SMTP settings at catcher; mail shows up here as it arrives."));
   }
@@ -145,7 +184,7 @@ export class MessageList {
       "a",
       {
         class: `row${m.read ? "" : " unread"}`,
-        href: `#/m/${m.id}`,
+        href: this.href(m.id),
         tabindex: "-1",
         dataset: { id: m.id },
       },
@@ -190,8 +229,43 @@ export class MessageList {
   }
 
   showError(error) {
+    if (error.status === 404 && this.mailbox !== null) {
+      this.showMissing();
+      return;
+    }
     clear(this.root).append(h("li", { class: "empty-list error" }, h("p", {}, "Could not load messages."),
       h("p", { class: "muted" }, error.message)));
+  }
+
+  /**
+   * The mailbox is not there (a deep link to one never made, or one just deleted). Mail
+   * that routes to it makes it: its first message reloads the list (see added).
+   */
+  showMissing(headline = null) {
+    const name = this.mailbox;
+    this.missing = true;
+    this.loaded = false;
+    this.loadSeq += 1; // a reload on its way would answer for a mailbox that is gone
+    clearTimeout(this.reloadTimer);
+    this.reloadTimer = 0;
+    this.rows = [];
+    this.elements.clear();
+    this.total = this.matched = 0;
+    this.root.removeAttribute("aria-busy");
+    this.pager.root.hidden = true;
+    this.banner.hidden = true;
+    this.status.textContent = "";
+    const valid = api.MAILBOX_NAME.test(name);
+    clear(this.root).append(h("li", { class: "empty-list missing", role: "status" },
+      icon("warning", "icon big"),
+      h("p", { class: "missing-title" }, headline ?? (valid
+        ? ["There is no mailbox ", h("span", { class: "box-ref" }, name), "."]
+        : ["“", h("span", { class: "box-ref" }, name), "” is not a mailbox name."])),
+      h("p", { class: "muted" }, valid
+        ? ["Mail sent with the SMTP login ", h("span", { class: "mono" }, name), " or to an address like ",
+            h("span", { class: "mono" }, `someone+${name}@example.com`), " makes it; it shows here when it arrives."]
+        : "Mailbox names are 1 to 64 letters, digits, dots, dashes and underscores."),
+      h("p", {}, h("a", { href: "#/" }, "Show all mail"))));
   }
 
   // -- cursor and open message ---------------------------------------------------------
@@ -278,6 +352,10 @@ export class MessageList {
 
   /** A new message arrived (live): show it at once on the first, unfiltered page. */
   added(summary) {
+    if (this.missing) {
+      this.reloadSoon(); // the first message made the mailbox
+      return;
+    }
     this.newestSeen = Math.max(this.newestSeen, summary.id);
     this.pending.push(summary);
     if (!this.flushTimer) this.flushTimer = setTimeout(() => this.flush(), 30);

@@ -22,6 +22,7 @@ export class MessageView {
     this.onDelete = onDelete;
     this.onRead = onRead;
     this.message = null;
+    this.mailbox = null; // the mailbox the message is seen from (null: All mail)
     this.remoteShown = new Map(); // message id -> true once "Show" was chosen for it
     this.preferredTab = "html";
     this.loadSeq = 0;
@@ -45,20 +46,25 @@ export class MessageView {
     this.showEmpty(`Message ${id} was deleted.`);
   }
 
-  async open(id) {
+  /** Open a message as seen from a mailbox (null: All mail); null if it is not there. */
+  async open(id, mailbox = null) {
     const seq = ++this.loadSeq;
     if (this.id !== id) {
       this.root.setAttribute("aria-busy", "true");
     }
+    this.mailbox = mailbox;
     let message;
     try {
-      message = await api.getMessage(id);
+      message = await api.getMessage(id, mailbox);
     } catch (error) {
       if (seq !== this.loadSeq) return null;
       this.root.removeAttribute("aria-busy");
       this.message = null;
+      const gone = mailbox === null
+        ? `There is no message ${id}; it may have been deleted.`
+        : [`There is no message ${id} in `, h("span", { class: "box-ref" }, mailbox), "; it may have been deleted."];
       clear(this.root).append(this.toolbar(null), h("div", { class: "placeholder" }, icon("warning", "icon big"),
-        h("p", {}, error.status === 404 ? `There is no message ${id}; it may have been deleted.` : "Could not load the message."),
+        h("p", {}, error.status === 404 ? gone : "Could not load the message."),
         h("p", { class: "muted" }, error.message)));
       return null;
     }
@@ -141,7 +147,8 @@ export class MessageView {
         this.readButton,
         h("a", { class: "btn ghost", href: m.urls.source, download: `${m.id}.eml`, id: "download-eml", title: "Download the raw message" },
           icon("download"), h("span", { class: "label" }, ".eml")),
-        h("button", { type: "button", class: "btn ghost danger", id: "delete-message", title: "Delete (Delete key)",
+        h("button", { type: "button", class: "btn ghost danger", id: "delete-message",
+          title: this.mailbox === null ? "Delete (Delete key)" : "Delete from this mailbox (Delete key)",
           onclick: () => this.onDelete(m.id) }, icon("trash"), h("span", { class: "label" }, "Delete")));
     }
     return bar;
@@ -185,6 +192,15 @@ export class MessageView {
       h("span", { class: "muted" }, "MAIL FROM "), h("span", { class: "mono" }, m.envelope.mail_from || "<>"),
       h("span", { class: "muted" }, " RCPT TO "), h("span", { class: "mono envelope-rcpt" }, m.envelope.rcpt_to.join(", ")));
     const smtp = m.smtp;
+    // Names are user data: text only, and a link only for a name the server could have made.
+    const boxes = m.mailboxes ?? [];
+    if (boxes.length) {
+      row(boxes.length === 1 ? "Mailbox" : "Mailboxes", h("span", { class: "box-list" }, boxes.map((name) =>
+        api.MAILBOX_NAME.test(name)
+          ? h("a", { class: `chip box-chip${name === this.mailbox ? " current" : ""}`, href: `#/box/${name}/m/${m.id}`,
+            title: `Show it in ${name}` }, name)
+          : h("span", { class: "chip box-chip" }, name))));
+    }
     row("SMTP",
       h("span", { class: `chip ${smtp.tls ? "ok" : ""}` }, smtp.tls ? "TLS" : "No TLS"),
       h("span", { class: `chip ${smtp.auth_user ? "ok" : ""}` }, smtp.auth_user ? "Auth: " : "No auth",

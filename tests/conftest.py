@@ -85,7 +85,7 @@ def shared_catcher() -> Iterator[Catcher]:
 @pytest.fixture
 def catcher(shared_catcher: Catcher) -> Catcher:
     """A running catcher with an empty store (shared by tests that need no special settings)."""
-    shared_catcher.store.clear()
+    shared_catcher.store.reset()
     return shared_catcher
 
 

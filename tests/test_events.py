@@ -113,7 +113,7 @@ def test_read_events(catcher: Catcher, http: Http) -> None:
         stream.next()
         http.json("PATCH", f"/api/messages/{message_id}", {"read": True})
         event = stream.next_of("read")
-        assert event["data"] == {"id": message_id, "read": True}
+        assert event["data"] == {"id": message_id, "ids": [message_id], "read": True}
     finally:
         stream.close()
 

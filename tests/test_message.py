@@ -16,6 +16,7 @@ import pytest
 
 import catcher.parsing
 import catcher.parsing.mime
+import catcher.parsing.tree
 from catcher.parsing import Address, Parsed, Part, addresses_text, parse, part_content
 
 DATA = Path(__file__).parent / "data"
@@ -124,7 +125,7 @@ HOSTILE = {
         b"\r\nx\r\n"
     ),
     "broken address headers": b'From: "abc <a@b.c>, (comment\r\nTo: <<<>>>,,,;;;::: @@@\r\n\r\n',
-    "nested multiparts past the recursion limit": b"Content-Type: multipart/mixed; boundary=b0\r\n"
+    "nested multiparts past the nesting limit": b"Content-Type: multipart/mixed; boundary=b0\r\n"
     + b"\r\n"
     + b"".join(
         b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (i - 1, i)
@@ -190,9 +191,11 @@ def test_hostile_input_details() -> None:
     assert words.subject == "abc=ZZx =?utf-8?x?y?="
     assert "header 'Subject': unknown charset 'x-foo'" in words.defects
 
-    deep = parse(HOSTILE["nested multiparts past the recursion limit"])
-    assert deep.parts == ()
-    assert deep.defects[0].startswith("message structure could not be parsed")
+    deep = parse(HOSTILE["nested multiparts past the nesting limit"])
+    [kept] = deep.parts  # the multipart MAX_NESTING levels down, whole, as text
+    assert kept.part_id == ".".join(["1"] * catcher.parsing.tree.MAX_NESTING)
+    assert kept.content_type == "text/plain"
+    assert f"part {kept.part_id}: {catcher.parsing.tree.TOO_DEEP}" in deep.defects
 
     nested = parse(HOSTILE["nested attached messages"])
     assert len(nested.parts) == catcher.parsing.mime.MAX_MESSAGE_DEPTH

@@ -20,6 +20,7 @@ import sys
 import textwrap
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -690,3 +691,63 @@ def test_keep_on_failure_serves_the_failed_tests_mail_until_enter(project: pytes
     text = output.decode()
     assert process.returncode == 1, text
     assert "1 failed, 1 passed" in text, text
+
+
+# -- a shared catcher ------------------------------------------------------------------------
+
+
+def test_shared_server_mode_isolates_tests_under_xdist(
+    project: pytest.Pytester, make_catcher: Callable[..., Catcher]
+) -> None:
+    pytest.importorskip("xdist")
+    shared = make_catcher(max_messages=0)
+    project.makepyfile(
+        """
+        import smtplib
+        import pytest
+        from email.message import EmailMessage
+
+        def mail(subject, to):
+            message = EmailMessage()
+            message["From"] = "app@shop.test"
+            message["To"] = to
+            message["Subject"] = subject
+            message.set_content("hello")
+            return message
+
+        @pytest.mark.parametrize("n", range(12))
+        def test_by_login(mailbox, n):
+            assert mailbox.name and mailbox.smtp_user and mailbox.smtp_password
+            with smtplib.SMTP(mailbox.smtp_host, mailbox.smtp_port) as smtp:
+                smtp.login(mailbox.smtp_user, mailbox.smtp_password)
+                smtp.send_message(mail(f"login {n}", "ada@example.com"))
+            assert mailbox.wait_for(to="ada@example.com", timeout=20).subject == f"login {n}"
+            mailbox.assert_sent(count=1)
+            assert [e.subject for e in mailbox.messages] == [f"login {n}"]
+            assert mailbox.django_settings["EMAIL_HOST_USER"] == mailbox.smtp_user
+
+        @pytest.mark.parametrize("n", range(12))
+        def test_by_address(mailbox, n):
+            with smtplib.SMTP(mailbox.smtp_host, mailbox.smtp_port) as smtp:
+                smtp.send_message(mail(f"tag {n}", mailbox.address("bob")))
+            mailbox.assert_sent(subject=f"tag {n}", timeout=20)
+            mailbox.assert_not_sent(subject="login")
+            assert len(mailbox) == 1
+        """
+    )
+    result = run_subprocess(project, "-p", "xdist.plugin", "-n", "4", f"--catcher-url={shared.url}")
+    result.assert_outcomes(passed=24)
+    # Every test's mailbox was deleted after it, with its mail.
+    assert shared.store.mailboxes() == []
+    assert len(shared.store) == 0
+    assert shared.store.stats().received == 24
+
+
+def test_docs_shared_example_runs(
+    project: pytest.Pytester, make_catcher: Callable[..., Catcher]
+) -> None:
+    shared = make_catcher()
+    project.makepyfile(test_shared=docs_block("# test_shared.py"))
+    result = run_subprocess(project, *XDIST, f"--catcher-url={shared.url}")
+    result.assert_outcomes(passed=1)
+    assert shared.store.stats().received == 1 and shared.store.mailboxes() == []

@@ -835,6 +835,24 @@ def test_every_key_in_the_help_dialog_does_what_it_says(
         keys.press(key)
         expect(inbox.row("Filler 54")).not_to_have_class(unread)
 
+    def marks_all_read(key: str) -> None:
+        select("Filler 53")
+        expect(inbox.row("Filler 53")).to_have_class(unread)
+        keys.press(key)
+        expect(page.locator("#list a.row.unread")).to_have_count(0)
+        expect(page).to_have_title("catcher")
+        assert http.get("/api/messages")["unread"] == 0
+
+    def steps_through_mailboxes(key: str) -> None:
+        # All mail, then every mailbox (here "default" at least); Shift+M wraps to the last.
+        expect(page).to_have_url(re.compile(r"/(#/)?$"))
+        keys.press(key)
+        expect(page).to_have_url(re.compile(r"#/box/[\w.-]+$"))
+        expect(page.locator("#list-heading")).not_to_have_text("All mail")
+        expect(page.locator("#boxes a.box[aria-current]")).not_to_have_class(re.compile(r"\ball\b"))
+        close()
+        expect(page.locator("#list-heading")).to_have_text("All mail")
+
     def searches(key: str) -> None:
         select("Filler 54")
         keys.press(key)
@@ -891,6 +909,8 @@ def test_every_key_in_the_help_dialog_does_what_it_says(
         "Delete the selected message": deletes,
         "Delete all (or all matching), after asking": asks_to_delete_all,
         "Mark read / unread": toggles_read,
+        "Mark all (or all matching) read in this mailbox": marks_all_read,
+        "Next / previous mailbox": steps_through_mailboxes,
         "Search (from: to: subject: and free text)": searches,
         "HTML, Text, Source, Headers, Parts": selects_a_tab,
         "Block or show remote content in this message": flips_remote,

@@ -1,7 +1,8 @@
 """Raw mail bytes in, a frozen model out: addresses, headers, bodies, parts and defects.
 
-Only the standard library: ``mime`` walks the tree, ``charsets`` turns bytes into text,
-``headers`` and ``addresses`` read the header fields, ``htmltext`` reads HTML.
+Only the standard library: ``tree`` splits a message into its MIME tree, ``mime`` walks
+it, ``charsets`` turns bytes into text, ``headers`` and ``addresses`` read the header
+fields, ``htmltext`` reads HTML.
 """
 
 from __future__ import annotations

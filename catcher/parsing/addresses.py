@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from catcher.parsing.charsets import decode_words
 
@@ -46,8 +47,7 @@ _ADDRESS_TOKEN = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
+class _Token(NamedTuple):
     kind: str  # ws, quoted, comment, word, or the special character itself
     raw: str
     value: str
@@ -108,8 +108,20 @@ def _scan_comment(text: str, start: int) -> tuple[int, str, bool]:
     return pos, "".join(chars), False
 
 
+# The usual header holds one mailbox, "Name <local@domain>" or "local@domain": read here
+# as the tokenizer below would read it, without the tokens.
+_WORD = r'[^\s"(<>,:;]+'
+_SIMPLE = re.compile(rf"\s*(?:((?:{_WORD}\s+)*?{_WORD}|)\s*<({_WORD})>|({_WORD}))\s*")
+
+
 def parse_addresses(text: str, header: str, problems: list[str]) -> list[Address]:
     """Parse an address list, salvaging what senders get wrong (and saying so in problems)."""
+    simple = _SIMPLE.fullmatch(text) if len(text) < 1000 else None
+    if simple is not None:
+        phrase, address, bare = simple.groups()
+        if bare is not None:
+            return _mailbox("", bare, problems, header)
+        return _mailbox(_display_name(phrase, problems, header), address, problems, header)
     entries = _split_entries(_tokenize(text, problems, header), problems, header)
     out: list[Address] = []
     index = 0
@@ -212,6 +224,10 @@ def _mailboxes(tokens: list[_Token], problems: list[str], header: str) -> list[A
             address = chunks[-1]
         else:
             address = "".join(chunks)
+    return _mailbox(name, address, problems, header)
+
+
+def _mailbox(name: str, address: str, problems: list[str], header: str) -> list[Address]:
     if not name and not address:
         return []  # "<>", the null sender, names nobody
     # A bare local part ("root") is how local mail is often addressed: not worth a defect.
@@ -231,7 +247,11 @@ def _phrase(tokens: list[_Token], problems: list[str], header: str) -> str:
             words.append(token.value)
         elif token.raw != '"':
             words.append(token.raw)
-    name = decode_words(" ".join("".join(words).split()), problems, header)
+    return _display_name("".join(words), problems, header)
+
+
+def _display_name(text: str, problems: list[str], header: str) -> str:
+    name = decode_words(" ".join(text.split()), problems, header)
     if len(name) > 1 and name[0] == name[-1] == "'":
         name = name[1:-1]  # Outlook's 'Name' <addr>
     return name.strip()

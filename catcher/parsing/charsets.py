@@ -56,6 +56,40 @@ def b64decode(data: bytes) -> tuple[bytes, str | None]:
     return b"".join(out), problem or "invalid base64 padding"
 
 
+_B64_DATA = frozenset(_B64_ALPHABET[:-1])
+_NOT_B64_DATA = bytes(b for b in range(256) if b not in _B64_DATA)
+
+
+def b64size(data: bytes) -> tuple[int, str | None] | None:
+    """The length ``b64decode(data)`` gives and the problem it reports, without decoding;
+    None when only decoding can tell (padding inside the data, odd lengths)."""
+    first_line = data[:4096].lstrip().split(b"\n", 1)[0].strip()
+    if _SPACED.search(first_line):
+        return None
+    rest = data.translate(None, _B64_ALPHABET)  # the whitespace and junk, in order
+    problem = "invalid characters in base64 data" if rest.translate(None, _WHITESPACE) else None
+    last = _data_end(data)
+    if data.find(b"=", 0, last) >= 0:
+        return None
+    # b64decode's fast path: a2b_base64 decodes the data and stops at the padding; one
+    # character past a group of four is the one length it refuses.
+    size = len(data) - len(rest)
+    body = size - data.count(b"=", last)
+    if size % 4 or body % 4 == 1:
+        return None
+    return body // 4 * 3 + (0, 0, 1, 2)[body % 4], problem
+
+
+def _data_end(data: bytes) -> int:
+    """Where the last base64 data character (not padding) ends, or 0."""
+    size = 64
+    while True:
+        tail = data[-size:].rstrip(_NOT_B64_DATA)
+        if tail or size >= len(data):
+            return len(data) - min(size, len(data)) + len(tail)
+        size *= 4
+
+
 _QP_BAD_ESCAPE = re.compile(rb"=(?![0-9A-Fa-f]{2}|[ \t]*(?:\r\n|\n|\r|\Z))")
 
 

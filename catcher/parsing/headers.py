@@ -9,12 +9,21 @@ from email import utils
 from catcher.parsing.addresses import Address, parse_addresses
 from catcher.parsing.charsets import bytes_to_text, decode_words
 
-_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+
+def _unfold(value: str) -> str:
+    # Removing every CR and LF is what removing each line break (CRLF, CR or LF) does.
+    if "\r" in value or "\n" in value:
+        return value.replace("\r", "").replace("\n", "")
+    return value
 
 
 def header_text(value: str, name: str, problems: list[str], hint: str | None = None) -> str:
     """One header value as text: unfolded, 8-bit bytes and encoded-words decoded."""
-    text, used = bytes_to_text(_LINE_BREAKS.sub("", value), hint)
+    text, used = bytes_to_text(_unfold(value), hint)
+    return _words(text, used, name, problems)
+
+
+def _words(text: str, used: str | None, name: str, problems: list[str]) -> str:
     if used:
         problems.append(f"header {name!r} is not UTF-8; decoded as {used}")
     text = decode_words(text, problems, name)
@@ -27,43 +36,41 @@ def header_text(value: str, name: str, problems: list[str], hint: str | None = N
 RawItems = list[tuple[str, str]]
 """Header names and values as the parser read them (8-bit bytes surrogate-escaped)."""
 
-
-def decode_headers(
-    items: RawItems, hint: str | None
-) -> tuple[tuple[tuple[str, str], ...], list[str]]:
-    """Every header decoded to text, in order, and the problems found on the way."""
-    problems: list[str] = []
-    out = []
-    for name, value in items:
-        name = bytes_to_text(name)[0].strip()
-        out.append((name, header_text(value, name, problems, hint)))
-    return tuple(out), problems
+_ADDRESS_FIELDS = frozenset({"from", "to", "cc", "bcc", "reply-to"})
 
 
 class HeaderFields:
-    """Typed views of the top-level headers."""
+    """The top-level headers decoded once, and typed views of them.
 
-    def __init__(
-        self, headers: tuple[tuple[str, str], ...], items: RawItems, hint: str | None
-    ) -> None:
-        self.headers = headers
-        self.items = items
-        self.hint = hint
+    ``headers`` holds every field decoded to text, in order; ``problems`` what decoding
+    them found, then what the typed views found, in the order they were asked for.
+    """
+
+    def __init__(self, items: RawItems, hint: str | None) -> None:
         self.problems: list[str] = []
+        headers = []
+        self._first: dict[str, str] = {}
+        # Address fields are parsed from their text before encoded-words are decoded: a
+        # decoded word may hold the commas and brackets that separate addresses.
+        self._addresses: dict[str, list[tuple[str, str]]] = {}
+        for key, value in items:
+            name = bytes_to_text(key)[0].strip()
+            lowered = name.lower()
+            text, used = bytes_to_text(_unfold(value), hint)
+            if lowered in _ADDRESS_FIELDS:
+                self._addresses.setdefault(lowered, []).append((name, text))
+            decoded = _words(text, used, name, self.problems)
+            headers.append((name, decoded))
+            self._first.setdefault(lowered, decoded)
+        self.headers = tuple(headers)
 
     def first(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
+        return self._first.get(name)
 
     def addresses(self, name: str) -> tuple[Address, ...]:
         out: list[Address] = []
-        for key, value in self.items:
-            key = bytes_to_text(key)[0].strip()
-            if key.lower() == name:
-                text = bytes_to_text(_LINE_BREAKS.sub("", value), self.hint)[0]
-                out.extend(parse_addresses(text, key, self.problems))
+        for key, text in self._addresses.get(name, ()):
+            out.extend(parse_addresses(text, key, self.problems))
         return tuple(out)
 
     def date(self) -> datetime | None:

@@ -210,18 +210,26 @@ def _add_link(href: str | None, links: list[str]) -> None:
 
 def collapse(text: str, limit: int) -> str:
     """The first ``limit`` characters of ``text`` with its whitespace collapsed."""
-    words: list[str] = []
-    size = 0
-    for match in re.finditer(r"\S+", text):
-        words.append(match.group())
-        size += len(match.group()) + 1
-        if size > limit:
-            break
-    return " ".join(words)[:limit].rstrip()
+    size = 2 * limit + 64
+    while True:
+        words = text[:size].split()
+        # Enough whole words (the last one may be cut off), or all of them.
+        if size >= len(text) or len(" ".join(words[:-1])) >= limit:
+            return " ".join(words)[:limit].rstrip()
+        size *= 2
+
+
+# With a limit, markup is read up to this many characters a character of text wanted (and
+# at least MARKUP_FLOOR): a document of tags and no text must not be read to its end.
+MARKUP_PER_CHARACTER = 8
+MARKUP_FLOOR = 64 * 1024
 
 
 def html_text(html: str, limit: int | None = None) -> str:
-    """The visible text of an HTML document, whitespace collapsed; ``limit`` stops early."""
+    """The visible text of an HTML document, whitespace collapsed; ``limit`` stops early
+    (and then only a bounded prefix of the markup is read)."""
+    if limit is not None:
+        html = html[: max(MARKUP_FLOOR, limit * MARKUP_PER_CHARACTER)]
     text = read_html(html, None if limit is None else limit + 64).text
     return collapse(text, limit if limit is not None else len(text) + 1)
 

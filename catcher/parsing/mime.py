@@ -1,8 +1,9 @@
 """The MIME tree of a message: its parts, which are the bodies, which are attachments.
 
-The standard library's compat32 parser splits the tree; everything it would decode
-(transfer encodings, charsets, header words) is decoded by catcher's own code, which
-copes with more of the mail senders really send and says what was wrong in ``defects``.
+``tree`` splits the message as the standard library's compat32 parser would; everything
+that parser would decode (transfer encodings, charsets, header words) is decoded by
+catcher's own code, which copes with more of the mail senders really send and says what
+was wrong in ``defects``.
 """
 
 from __future__ import annotations
@@ -11,24 +12,21 @@ import re
 import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.message import Message as _StdMessage
-from email.parser import BytesParser
-from email.policy import Compat32
-from typing import Any, cast
 
 from catcher.parsing.addresses import Address
 from catcher.parsing.charsets import (
     b64decode,
+    b64size,
     bytes_to_text,
     codecs_for,
     decode_text,
     decode_words,
     qpdecode,
-    to_bytes,
     uudecode,
 )
-from catcher.parsing.headers import HeaderFields, decode_headers, header_text, parse_message_id
+from catcher.parsing.headers import HeaderFields, header_text, parse_message_id
 from catcher.parsing.htmltext import snippet
+from catcher.parsing.tree import Entity, parse_tree
 
 # Attached messages inside attached messages: past this depth they are listed, not opened.
 MAX_MESSAGE_DEPTH = 16
@@ -101,68 +99,18 @@ def part_contents(raw: bytes) -> tuple[tuple[Part, bytes], ...]:
 # --- the MIME tree ------------------------------------------------------------------------
 
 
-class _RawPolicy(Compat32):
-    """compat32, but header values come back exactly as received.
-
-    compat32 turns a value holding 8-bit bytes into a ``Header`` whose text has lost those
-    bytes; keeping the surrogate-escaped string lets us decode it as UTF-8 or Latin-1 ourselves.
-    """
-
-    def header_fetch_parse(self, name: str, value: str) -> str:
-        return value
-
-
-_POLICY = _RawPolicy()
-
-
-class _Node(_StdMessage):
-    """A MIME entity whose message/* bodies the feed parser leaves unparsed.
-
-    Attached messages are parsed on their own from their decoded bytes: that keeps their
-    exact bytes for download and copes with base64-encoded message/rfc822 parts.
-    """
-
-    def get_content_type(self) -> str:
-        ctype = super().get_content_type()
-        return "application/octet-stream" if ctype.startswith("message/") else ctype
-
-    def get_boundary(self, failobj: Any = None) -> Any:
-        try:
-            return super().get_boundary(failobj)
-        except Exception:  # raw 8-bit bytes in an RFC 2231 boundary: the stdlib raises
-            return failobj
-
-    def raw_header(self, name: str) -> str | None:
-        wanted = name.lower()
-        for key, value in self.raw_items():
-            if key.strip().lower() == wanted:
-                return value
-        return None
-
-    def raw_body(self) -> bytes:
-        # Read _payload itself: get_payload() decodes 8-bit bodies lossily, and the feed
-        # parser trims the line break that belongs to the next boundary only there.
-        payload = getattr(self, "_payload", None)
-        return to_bytes(payload if isinstance(payload, str) else "")
-
-
-def _parse_tree(raw: bytes, headers_only: bool = False) -> _Node:
-    parser = BytesParser(_Node, policy=_POLICY)
-    return cast(_Node, parser.parsebytes(raw, headersonly=headers_only))
-
-
 @dataclass(slots=True)
 class _Level:
     """One message in the tree: the top one, or one attached as message/rfc822."""
 
-    root: _Node
+    root: Entity
     leaves: dict[int, _Leaf] = field(default_factory=dict)
     cids: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
 class _Leaf:
-    node: _Node
+    node: Entity
     level: _Level
     part_id: str
     content_type: str
@@ -170,12 +118,20 @@ class _Leaf:
     filename: str | None
     content_id: str | None
     disposition: str
-    payload: bytes
+    encoded: bytes  # the body as received; ``payload`` is it decoded
+    decoded: bytes | None  # None until someone needs it
+    size: int
     related_member: bool
     is_message: bool
-    inner: _Node | None = None
+    inner: Entity | None = None
     alternative: bool = False  # a direct child of multipart/alternative
     body: bool = False
+
+    @property
+    def payload(self) -> bytes:
+        if self.decoded is None:
+            self.decoded = _decode(self.encoded, _cte(self.node))[0]
+        return self.decoded
 
 
 class _Analysis:
@@ -192,7 +148,7 @@ class _Analysis:
             # Saved by a Windows editor; the mark would hide the first header line.
             self._defect("", "UTF-8 byte order mark before the headers")
             raw = raw[3:]
-        self.root = _parse_tree(raw)
+        self.root = parse_tree(raw)
         self.top = self._walk_message(self.root, "", "", 0)
         self.hint = _charset_hint(self.leaves)
         for leaf in self.leaves:
@@ -206,7 +162,7 @@ class _Analysis:
 
     # -- the walk
 
-    def _walk_message(self, msg: _Node, prefix: str, label: str, depth: int) -> _Level:
+    def _walk_message(self, msg: Entity, prefix: str, label: str, depth: int) -> _Level:
         level = _Level(msg)
         self.levels.append(level)
         self._node_defects(msg, label)
@@ -216,8 +172,8 @@ class _Analysis:
             self._leaf(msg, prefix + "1", level, depth, related_member=False, root_label=label)
         return level
 
-    def _walk_children(self, msg: _Node, prefix: str, level: _Level, depth: int) -> None:
-        kids = [k for k in msg.get_payload() or () if isinstance(k, _Node)]
+    def _walk_children(self, msg: Entity, prefix: str, level: _Level, depth: int) -> None:
+        kids = msg.children or []
         subtype = _content_type(msg)[0].partition("/")[2]
         root = _related_root(msg, kids) if subtype == "related" else -1
         for index, kid in enumerate(kids):
@@ -233,7 +189,7 @@ class _Analysis:
 
     def _leaf(
         self,
-        node: _Node,
+        node: Entity,
         part_id: str,
         level: _Level,
         depth: int,
@@ -250,16 +206,19 @@ class _Analysis:
         if ctype.startswith("multipart/"):
             # A multipart without usable boundaries: its body is shown as text.
             ctype = "text/plain"
-        payload = self._payload(node, where)
-        if root_label is not None and not payload.strip(b"\r\n"):
-            return None  # a message without a body has no body part
+        encoded = node.raw_body()
+        cte = _cte(node)
+        decoded, size = self._payload(encoded, cte, where)
+        if root_label is not None:
+            if decoded is None:
+                decoded = _decode(encoded, cte)[0]
+            if not decoded.strip(b"\r\n"):
+                return None  # a message without a body has no body part
         is_message = ctype in ("message/rfc822", "message/global")
         declared = _param(node, "charset")
         charset = (declared or "").strip().lower() or None
         if charset and ctype.startswith("text/") and codecs_for(charset) is None:
             self._defect(where, f"unknown charset {charset!r}")
-        if ctype in _HTML_TYPES and not charset:
-            charset = _sniff_html_charset(payload)
         leaf = _Leaf(
             node=node,
             level=level,
@@ -269,10 +228,14 @@ class _Analysis:
             filename=None,
             content_id=_content_id(node.raw_header("content-id")),
             disposition=_disposition(node.raw_header("content-disposition")),
-            payload=payload,
+            encoded=encoded,
+            decoded=decoded,
+            size=size,
             related_member=related_member,
             is_message=is_message,
         )
+        if ctype in _HTML_TYPES and not charset:
+            leaf.charset = _sniff_html_charset(leaf.payload)
         self.leaves.append(leaf)
         level.leaves[id(node)] = leaf
         if is_message:
@@ -285,28 +248,27 @@ class _Analysis:
             self._defect(where, "attached messages nested too deeply; not opened")
             return
         try:
-            leaf.inner = _parse_tree(leaf.payload)
+            leaf.inner = parse_tree(leaf.payload, leaf.node.depth + 1)
             self._walk_message(leaf.inner, leaf.part_id + ".", where, depth + 1)
         except Exception as exc:  # an unparseable attachment must not spoil the outer message
             self._defect(where, f"attached message could not be parsed ({type(exc).__name__})")
 
-    def _payload(self, node: _Node, where: str) -> bytes:
-        data = node.raw_body()
-        cte = (node.raw_header("content-transfer-encoding") or "").strip().lower()
-        cte = re.split(r"[\s;(]", cte, maxsplit=1)[0].strip("\"'")
+    def _payload(self, data: bytes, cte: str, where: str) -> tuple[bytes | None, int]:
+        """The decoded body (None when its size is known without decoding) and its size."""
         if cte in ("", "7bit", "8bit", "binary"):
-            return data
+            return data, len(data)
         if cte in ("base64", "base-64"):
-            decoded, problem = b64decode(data)
-        elif cte in ("quoted-printable", "quoted_printable"):
-            decoded, problem = qpdecode(data)
-        elif cte in ("x-uuencode", "uuencode", "x-uue", "uue"):
-            decoded, problem = uudecode(data)
-        else:
-            decoded, problem = data, f"unknown Content-Transfer-Encoding {cte!r}; kept as is"
+            measured = b64size(data)
+            if measured is not None:
+                # An attachment's size without decoding it: part_content decodes it if asked.
+                size, problem = measured
+                if problem:
+                    self._defect(where, problem)
+                return None, size
+        decoded, problem = _decode(data, cte)
         if problem:
             self._defect(where, problem)
-        return decoded
+        return decoded, len(decoded)
 
     # -- bodies
 
@@ -332,19 +294,12 @@ class _Analysis:
     def _defect(self, where: str, what: str) -> None:
         self.defects[f"{where}: {what}" if where else what] = None
 
-    def _node_defects(self, node: _Node, where: str) -> None:
-        names = [type(defect).__name__ for defect in node.defects]
-        for defect, name in zip(node.defects, names, strict=True):
-            if name == "MultipartInvariantViolationDefect" and (
-                "StartBoundaryNotFoundDefect" in names or "NoBoundaryInMultipartDefect" in names
-            ):
-                continue  # the same problem, already reported more precisely
-            self._defect(where, _STD_DEFECTS.get(name) or str(defect) or name)
+    def _node_defects(self, node: Entity, where: str) -> None:
+        for defect in node.defects:
+            self._defect(where, defect)
 
     def _line_end_defects(self) -> None:
-        crlf = self.raw.count(b"\r\n")
-        bare_lf = self.raw.count(b"\n") - crlf
-        bare_cr = self.raw.count(b"\r") - crlf
+        crlf, bare_lf, bare_cr = _line_ends(self.raw)
         # Files stored with plain LF ends are normal; mixing is what breaks parsers (and
         # is how SMTP smuggling works), so only that is reported.
         if crlf and bare_lf:
@@ -353,13 +308,52 @@ class _Analysis:
             self._defect("", f"{bare_cr} bare CR characters (read as line ends)")
 
 
+_NOT_LINE_END = bytes(b for b in range(256) if b not in b"\r\n")
+_BARE_CR = re.compile(rb"\r[^\n]")
+
+
+def _line_ends(raw: bytes) -> tuple[int, int, int]:
+    """How many CRLF, bare LF and bare CR line ends ``raw`` has (bare LFs are counted only
+    when there are CRs too)."""
+    if b"\r" not in raw:
+        return 0, 0, 0  # LF ends (or none): how files are stored
+    ends = raw.translate(None, _NOT_LINE_END)
+    cr = ends.count(b"\r")
+    lf = len(ends) - cr
+    if not raw.endswith(b"\r") and _BARE_CR.search(raw) is None:
+        return cr, lf - cr, 0  # every CR starts a CRLF
+    crlf = raw.count(b"\r\n")
+    return crlf, lf - crlf, cr - crlf
+
+
+def _cte(node: Entity) -> str:
+    cte = (node.raw_header("content-transfer-encoding") or "").strip().lower()
+    return _CTE_END.split(cte, maxsplit=1)[0].strip("\"'") if cte else ""
+
+
+_CTE_END = re.compile(r"[\s;(]")
+
+
+def _decode(data: bytes, cte: str) -> tuple[bytes, str | None]:
+    """A body decoded from its transfer encoding, and what was wrong with it."""
+    if cte in ("", "7bit", "8bit", "binary"):
+        return data, None
+    if cte in ("base64", "base-64"):
+        return b64decode(data)
+    if cte in ("quoted-printable", "quoted_printable"):
+        return qpdecode(data)
+    if cte in ("x-uuencode", "uuencode", "x-uue", "uue"):
+        return uudecode(data)
+    return data, f"unknown Content-Transfer-Encoding {cte!r}; kept as is"
+
+
 def _part(leaf: _Leaf) -> Part:
     return Part(
         part_id=leaf.part_id,
         content_type=leaf.content_type,
         charset=leaf.charset,
         filename=leaf.filename,
-        size=len(leaf.payload),
+        size=leaf.size,
         content_id=leaf.content_id,
         disposition=leaf.disposition,
         is_attachment=_is_attachment(leaf),
@@ -406,7 +400,7 @@ def _is_attachment(leaf: _Leaf) -> bool:
     return True
 
 
-def _choose(node: _Node, level: _Level) -> tuple[_Leaf | None, _Leaf | None]:
+def _choose(node: Entity, level: _Level) -> tuple[_Leaf | None, _Leaf | None]:
     """Pick the text/plain and text/html body leaves of one message."""
     if not node.is_multipart():
         leaf = level.leaves.get(id(node))
@@ -417,7 +411,7 @@ def _choose(node: _Node, level: _Level) -> tuple[_Leaf | None, _Leaf | None]:
         if leaf.content_type in _HTML_TYPES:
             return None, leaf
         return None, None
-    kids = [k for k in node.get_payload() or () if isinstance(k, _Node)]
+    kids = node.children or []
     subtype = _content_type(node)[0].partition("/")[2]
     if subtype == "related":
         return _choose(kids[_related_root(node, kids)], level) if kids else (None, None)
@@ -436,7 +430,7 @@ def _choose(node: _Node, level: _Level) -> tuple[_Leaf | None, _Leaf | None]:
     return text, html
 
 
-def _related_root(node: _Node, kids: list[_Node]) -> int:
+def _related_root(node: Entity, kids: list[Entity]) -> int:
     """RFC 2387: the part named by ``start``, else the first; senders that put the root
     elsewhere without ``start`` usually still say its type in ``type``."""
     start = _param(node, "start")
@@ -455,18 +449,6 @@ def _related_root(node: _Node, kids: list[_Node]) -> int:
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _CID_REF = re.compile(rb"""cid:([^"'\s>)]+)""", re.IGNORECASE)
-_STD_DEFECTS = {
-    "NoBoundaryInMultipartDefect": "multipart without a boundary parameter",
-    "StartBoundaryNotFoundDefect": "multipart boundary never found in the body",
-    "CloseBoundaryNotFoundDefect": "missing closing boundary",
-    "FirstHeaderLineIsContinuationDefect": "first header line is a continuation line",
-    "MisplacedEnvelopeHeaderDefect": "'From ' envelope line inside the headers",
-    "MissingHeaderBodySeparatorDefect": "a header line without a colon ends the headers early",
-    "MultipartInvariantViolationDefect": "multipart Content-Type but the body is not multipart",
-    "InvalidMultipartContentTransferEncodingDefect": (
-        "multipart with a Content-Transfer-Encoding other than 7bit, 8bit or binary"
-    ),
-}
 
 
 # --- content headers ----------------------------------------------------------------------
@@ -475,7 +457,7 @@ _TOKEN_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]
 _COMMENT = re.compile(r"\([^()]*\)")
 
 
-def _content_type(node: _Node) -> tuple[str, bool]:
+def _content_type(node: Entity) -> tuple[str, bool]:
     """The lower-case type/subtype and whether the header (if any) was valid."""
     value = node.raw_header("content-type")
     if value is None or not value.strip():
@@ -489,7 +471,7 @@ def _content_type(node: _Node) -> tuple[str, bool]:
 
 
 def _param(
-    node: _Node, name: str, header: str = "content-type", hint: str | None = None
+    node: Entity, name: str, header: str = "content-type", hint: str | None = None
 ) -> str | None:
     """A header parameter as text: RFC 2231 and RFC 2047 decoded, 8-bit bytes decoded."""
     try:
@@ -506,7 +488,7 @@ def _param(
     return decode_words(bytes_to_text(value, hint)[0], [], "")
 
 
-def _filename(node: _Node, hint: str | None) -> str | None:
+def _filename(node: Entity, hint: str | None) -> str | None:
     for name, header in (("filename", "content-disposition"), ("name", "content-type")):
         value = _param(node, name, header, hint)
         if value:
@@ -555,23 +537,21 @@ def _sniff_html_charset(payload: bytes) -> str | None:
 
 
 def _model(
-    root: _Node,
+    root: Entity,
     hint: str | None,
     text: str | None,
     html: str | None,
     parts: tuple[Part, ...],
     defects: list[str],
 ) -> Parsed:
-    items = list(root.raw_items())
-    headers, problems = decode_headers(items, hint)
-    fields = HeaderFields(headers, items, hint)
+    fields = HeaderFields(root.raw_items(), hint)
     sender = fields.addresses("from")
     to = fields.addresses("to")
     cc = fields.addresses("cc")
     bcc = fields.addresses("bcc")
     reply_to = fields.addresses("reply-to")
     date = fields.date()
-    found = list(dict.fromkeys([*defects, *problems, *fields.problems]))
+    found = list(dict.fromkeys([*defects, *fields.problems]))
     if len(found) > MAX_DEFECTS:
         found[MAX_DEFECTS:] = [f"... and {len(found) - MAX_DEFECTS} more defects"]
     return Parsed(
@@ -584,7 +564,7 @@ def _model(
         date=date,
         date_raw=fields.first("date"),
         message_id=parse_message_id(fields.first("message-id")),
-        headers=headers,
+        headers=fields.headers,
         text=text,
         html=html,
         parts=parts,
@@ -596,6 +576,6 @@ def _model(
 def _fallback(raw: bytes, exc: Exception) -> Parsed:
     defect = f"message structure could not be parsed ({type(exc).__name__}); headers only"
     try:
-        return _model(_parse_tree(raw, headers_only=True), None, None, None, (), [defect])
+        return _model(parse_tree(raw, headers_only=True), None, None, None, (), [defect])
     except Exception:  # not even the headers: an empty model that still says why
         return Parsed((), (), (), (), (), "", None, None, None, (), None, None, (), (defect,), "")
