@@ -45,13 +45,20 @@ class Filter:
         assert search is not None, "text filters need the message's search text"
         return self.matcher()(search)
 
+    @property
+    def mask(self) -> int:
+        """The trigram bits every match's signature has: each field's words lie whole
+        inside one word of the message's text, whichever field they are for."""
+        fields = (self.to, self.sender, self.subject, self.text)
+        return query_mask(" ".join(f for f in fields if f).lower().split())
+
     def matcher(self) -> Callable[[SearchText], bool]:
         """The content test alone, with its strings lower-cased once: for many messages."""
         to = (self.to or "").lower()
         sender = (self.sender or "").lower()
         subject = (self.subject or "").lower()
         words = (self.text or "").lower().split()
-        mask = query_mask(words)
+        mask = self.mask
 
         def test(search: SearchText) -> bool:
             return (

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import threading
+import time
+from collections import deque
 from pathlib import Path
 
 from catcher.index_worker import Job, Record, read_frame, unflatten, write_frame
@@ -78,11 +80,12 @@ class _Worker:
 class Indexer:
     """Indexes what the store says is not indexed yet.
 
-    While the backlog is short, it waits for intake to go quiet and indexes here, newest
-    first. Once a burst makes it long, a worker process takes over for good: messages go
-    to it in batches, oldest first, as they arrive, so indexing keeps up with intake on
-    the other core; a search meanwhile waits for the worker rather than parsing the
-    backlog itself. A worker that dies is replaced and its batch sent again.
+    While mail trickles in, it waits for intake to go quiet and indexes here, newest
+    first. Once a burst comes (a long backlog, or many arrivals within a second), a worker
+    process takes over for good: messages go to it in batches, newest first, as they
+    arrive, so indexing keeps up with intake on the other core; a search meanwhile waits
+    for the worker rather than parsing the backlog itself. A worker that dies is replaced
+    and its batch sent again.
     """
 
     def __init__(
@@ -113,12 +116,19 @@ class Indexer:
 
     def _run(self) -> None:
         store = self.store
+        arrivals: deque[tuple[float, int]] = deque()
         try:
             while not self._stop.is_set() and not store.closed:
-                backlog = store.unindexed
-                if not backlog:
+                # What arrived in the last second: a burst starts the worker even while
+                # lists index the newest messages themselves and keep the backlog short.
+                now, received = time.monotonic(), store.received
+                arrivals.append((now, received))
+                while arrivals[0][0] < now - 1.0:
+                    arrivals.popleft()
+                busy = max(store.unindexed, received - arrivals[0][1]) >= self.worker_after
+                if not store.unindexed:
                     self._stop.wait(POLL)
-                elif self._worker is not None or (self.use_worker and backlog >= self.worker_after):
+                elif self._worker is not None or (self.use_worker and busy):
                     self._hand_over()
                 else:
                     self._index_when_quiet()
@@ -138,7 +148,8 @@ class Indexer:
 
     def _hand_over(self) -> None:
         store = self.store
-        messages = store.unindexed_messages(BATCH)
+        # Newest first: those are what an open inbox lists, so it need not parse them.
+        messages = store.unindexed_messages(BATCH, newest_first=True)
         size = 0
         for count, message in enumerate(messages):
             size += message.size

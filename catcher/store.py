@@ -89,6 +89,9 @@ class MessageStore:
         self._cond = threading.Condition()
         self._messages: dict[int, Message] = {}
         self._order: list[int] = []  # ids, oldest first: a page at any offset is a slice
+        # Each id's trigram signature, in step with _order (-1, every bit, until indexed):
+        # a search rules out most messages in one comprehension before any text is read.
+        self._signatures: list[int] = []
         self._boxes = Mailboxes(Router(settings.plus_tags))
         self._index = Index()
         cache = min(PARSE_CACHE_BYTES, self.max_bytes // 4) if self.max_bytes else PARSE_CACHE_BYTES
@@ -123,6 +126,7 @@ class MessageStore:
             message = Message(self._last_id, raw, when, envelope, delivery)
             self._messages[message.id] = message
             self._order.append(message.id)
+            self._signatures.append(-1)
             names = self._boxes.file(message.id, len(raw), routes)
             self._index.pend(message.id)
             self._bytes += len(raw)
@@ -152,6 +156,7 @@ class MessageStore:
             ids = tuple(self._order)
             self._messages.clear()
             self._order.clear()
+            self._signatures.clear()
             self._boxes.clear()
             self._index.clear()
             self._parsed.clear()
@@ -342,6 +347,11 @@ class MessageStore:
         return flt.matches(message.id, self._indexed(message).search)
 
     @property
+    def received(self) -> int:
+        """How many messages have ever been stored (deleted and evicted ones included)."""
+        return self._received
+
+    @property
     def unindexed(self) -> int:
         """How many messages have no summary and search text yet."""
         return self._index.backlog
@@ -476,6 +486,12 @@ class MessageStore:
             return
         if whole:
             self._catch_up_index()
+        mask = flt.mask
+        if mask and flt.mailbox is None:
+            with self._cond:
+                first = bisect_right(self._order, flt.since) if flt.since is not None else 0
+                pairs = zip(self._order[first:], self._signatures[first:], strict=True)
+                ids = [i for i, bits in pairs if bits & mask == mask]
         test = flt.matcher()
         index = self._index
         for message_id in reversed(ids):
@@ -534,6 +550,7 @@ class MessageStore:
     # (call with the lock held)
     def _keep_index(self, message: Message, built: Entry) -> None:
         if message.id in self._messages and self._index.keep(message.id, built):
+            self._signatures[bisect_left(self._order, message.id)] = built.search.signature
             # Reading never evicts: the estimate made on arrival gives way to the size.
             self._held += built.size - _index_estimate(message.raw)
 
@@ -587,7 +604,9 @@ class MessageStore:
     def _drop(self, message_id: int, *, evicted: bool = False) -> None:
         """Delete a message everywhere (the lock held)."""
         message = self._messages.pop(message_id)
-        del self._order[bisect_left(self._order, message_id)]
+        position = bisect_left(self._order, message_id)
+        del self._order[position]
+        del self._signatures[position]
         self._boxes.forget(message_id, message.size, message_id in self._read, evicted=evicted)
         self._forget(message)
 
