@@ -274,7 +274,11 @@ def growth_and_memory(sizes: Sizes, loop: str, client_loop: str, log: Log) -> di
     total = sizes.growth_total
     half = total // 2
     with servers.start_catcher(loop) as server:
-        servers.settle(server)
+        # A warm-up burst first, so the indexing worker runs from the first timed window:
+        # the windows then compare the store small and large, not before and after the
+        # worker took a share of the cores.
+        _send_phase(server, corpus, 20, total, window, 0, client_loop)
+        servers.settle(server, 1.0)
         rss0 = server.rss()
         load = [round(x, 2) for x in os.getloadavg()]
         first, cpu_a = _send_phase(server, corpus, 20, 0, half, 0, client_loop, record_done=True)
