@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from catcher.parsing import part_content
+from catcher.parsing import part_content, part_contents
 from catcher.server import Catcher
 
 from .conftest import DATA, mail_params, smtp_client
@@ -64,7 +64,11 @@ def test_round_trip(catcher: Catcher, path: Path) -> None:
             assert " ".join(parsed.subject.split()) == " ".join(subject.split())
         if address and "@" in address:
             assert _unescape(address).lower() in [a.address.lower() for a in parsed.sender]
-    for part in parsed.parts:
+    # Every part from one walk; the route's one-part lookup for the first and last few.
+    contents = part_contents(stored.raw)
+    assert [p.part_id for p, _ in contents] == [p.part_id for p in parsed.parts]
+    assert [len(data) for _, data in contents] == [p.size for p in parsed.parts]
+    for part in {*parsed.parts[:3], *parsed.parts[-3:]}:
         found = part_content(stored.raw, part.part_id)
         assert found is not None, part.part_id
         assert found[0].part_id == part.part_id

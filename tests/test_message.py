@@ -17,7 +17,15 @@ import pytest
 import catcher.parsing
 import catcher.parsing.mime
 import catcher.parsing.tree
-from catcher.parsing import Address, Parsed, Part, addresses_text, parse, part_content
+from catcher.parsing import (
+    Address,
+    Parsed,
+    Part,
+    addresses_text,
+    parse,
+    part_content,
+    part_contents,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -772,6 +780,10 @@ def check_everything(raw: bytes) -> Parsed:
         assert re.fullmatch(r"\d+(\.\d+)*", part.part_id), part.part_id
         assert part.content_type == part.content_type.lower() and "/" in part.content_type
         assert part.disposition in ("", "inline", "attachment")
+    # Every part from one walk; the one-part lookup for the first and last few.
+    assert [found for found, _ in part_contents(raw)] == list(message.parts)
+    assert [len(data) for _, data in part_contents(raw)] == [p.size for p in message.parts]
+    for part in {*message.parts[:3], *message.parts[-3:]}:
         found = part_content(raw, part.part_id)
         assert found is not None, part.part_id
         assert found[0] == part

@@ -505,7 +505,7 @@ def test_corpus_messages_read_as_compat32_read_them() -> None:
 
 @pytest.mark.slow
 def test_damaged_messages_read_as_compat32_read_them() -> None:
-    cases = mutations(per_message=8)
+    cases = mutations(per_message=3)
     assert len(cases) >= 400
     found = {name: differences(raw) for name, raw in cases}
     assert {name: fields for name, fields in found.items() if fields} == {}
