@@ -123,8 +123,10 @@ def mailbox_param(*, must_exist: bool = True) -> str | None:
     """``mailbox=NAME``: a valid name (400), of a mailbox that exists (404) unless the
     caller waits for it to appear."""
     name = request.args.get("mailbox")
-    if name is None or name == "":
+    if name is None:
         return None
+    if name == "":
+        raise BadRequest("mailbox: empty (leave it out for All mail)")
     if not valid_name(name):
         raise BadRequest(f"mailbox: {name[:80]!r} is not 1-64 of A-Z a-z 0-9 . _ -")
     if must_exist and not store().has_mailbox(name):
@@ -202,7 +204,8 @@ def stats() -> ResponseReturnValue:
     name = mailbox_param()
     if name is not None:
         found = store().mailbox(name)
-        assert found is not None
+        if found is None:  # deleted since the parameter was checked
+            raise NotFound(f"no mailbox {name!r}")
         return wire.json_response(wire.mailbox(found, plus_tags=store().plus_tags))
     numbers = store().stats()
     status = app_state().status()
@@ -210,7 +213,7 @@ def stats() -> ResponseReturnValue:
         {
             "messages": numbers.count,
             "unread": numbers.unread,
-            "mailboxes": len(store().mailboxes()),
+            "mailboxes": store().mailbox_count,
             "bytes": numbers.bytes,
             "held_bytes": numbers.held_bytes,
             "max_messages": numbers.max_messages,
@@ -246,7 +249,7 @@ def list_messages() -> ResponseReturnValue:
         {
             "total": page.total,
             "matched": page.matched,
-            "unread": box.unread if box is not None else store().stats().unread,
+            "unread": store().stats().unread if flt.mailbox is None else box.unread if box else 0,
             "limit": limit,
             "offset": offset,
             "messages": [summary(m) for m in page.messages],

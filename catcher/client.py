@@ -105,6 +105,8 @@ class Client:
         netloc = parts.netloc.rpartition("@")[2]
         self.url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
         self.timeout = timeout
+        if mailbox is not None and not mailbox:
+            raise ValueError("mailbox: empty (leave it out, or None, for All mail)")
         self.mailbox_name = mailbox
         self._headers = {"Accept": "application/json", "User-Agent": "catcher-client"}
         if user is not None:

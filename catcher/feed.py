@@ -27,11 +27,19 @@ class Event:
     # The mailboxes whose view the change touches; ``everywhere`` when All mail sees it
     # too (False when messages only left one mailbox and live on in others).
     mailboxes: frozenset[str] = frozenset()
+    # Which of the ids each mailbox saw change, when not all of them (a bulk change).
+    by_mailbox: tuple[tuple[str, tuple[int, ...]], ...] = ()
     everywhere: bool = True
 
     def visible_in(self, mailbox: str | None) -> bool:
         """Whether a view of this mailbox (All mail for None) sees the change."""
         return self.everywhere if mailbox is None else mailbox in self.mailboxes
+
+    def ids_in(self, mailbox: str | None) -> tuple[int, ...]:
+        """The ids a view of this mailbox (All mail for None) sees change."""
+        if mailbox is None or not self.by_mailbox:
+            return self.ids
+        return next((ids for name, ids in self.by_mailbox if name == mailbox), ())
 
 
 class Feed:
@@ -46,10 +54,11 @@ class Feed:
         kind: EventKind,
         ids: tuple[int, ...],
         mailboxes: frozenset[str] = frozenset(),
+        by_mailbox: tuple[tuple[str, tuple[int, ...]], ...] = (),
         everywhere: bool = True,
     ) -> None:
         self.seq += 1
-        self._events.append(Event(self.seq, kind, ids, mailboxes, everywhere))
+        self._events.append(Event(self.seq, kind, ids, mailboxes, by_mailbox, everywhere))
 
     def since(self, seq: int) -> tuple[list[Event], bool]:
         """The events after ``seq``, and False when some of them are no longer kept."""

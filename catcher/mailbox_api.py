@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from catcher import wire
 from catcher.api import BadRequest, NotFound, json_body, store
-from catcher.mailboxes import MailboxError, valid_name
+from catcher.mailboxes import MailboxError, MailboxStats, valid_name
 
 bp = Blueprint("mailboxes", __name__, url_prefix="/api/mailboxes")
 
@@ -71,14 +71,13 @@ def create_mailbox() -> ResponseReturnValue:
     if store().has_mailbox(name):
         raise Conflict(f"mailbox {name!r} exists")
     try:
-        store().create_mailbox(name, tuple(recipients), credentials[0], credentials[1])
+        box = store().create_mailbox(name, tuple(recipients), credentials[0], credentials[1])
     except MailboxError as error:
         if error.conflict:
             raise Conflict(str(error)) from None
         raise BadRequest(str(error)) from None
-    found = store().mailbox(name)
-    assert found is not None
-    payload = wire.mailbox(found, plus_tags=store().plus_tags)
+    # As made (it may be gone already, deleted by another client).
+    payload = wire.mailbox(MailboxStats(box, 0, 0, 0, 0), plus_tags=store().plus_tags)
     payload["smtp_password"] = credentials[1]  # told once, to whoever made it
     return wire.json_response(payload, 201)
 

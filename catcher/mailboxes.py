@@ -34,9 +34,12 @@ __all__ = [
 ]
 
 DEFAULT = "default"
-NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _NOT_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_RECIPIENT_PATTERNS = 100
+# Mailboxes at most: past this, mail a login or tag would route to a new one goes to
+# ``default`` (an app that tags every message uniquely must not fill the memory).
+MAX_MAILBOXES = 10_000
 
 Origin = Literal["api", "login", "tag", "default"]
 
@@ -51,13 +54,14 @@ class MailboxError(ValueError):
 
 
 def valid_name(name: str) -> bool:
-    return bool(NAME.match(name))
+    """1 to 64 of ``A-Z a-z 0-9 . _ -``, and not only dots (``.`` and ``..`` are paths)."""
+    return NAME.fullmatch(name) is not None and name.strip(".") != ""
 
 
 def name_for(text: str) -> str | None:
     """The mailbox name a login or tag maps onto; None when nothing of it is usable."""
     name = _NOT_NAME.sub("-", text.strip()).strip("-")[:64]
-    return name or None
+    return name if valid_name(name) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +80,9 @@ class Router:
     """The mailbox definitions and the routing rules. Not locked itself: the store holds
     its lock while changing it, and routing reads an immutable snapshot."""
 
-    def __init__(self, plus_tags: bool = True) -> None:
+    def __init__(self, plus_tags: bool = True, reserved_users: tuple[str, ...] = ()) -> None:
         self.plus_tags = plus_tags
+        self.reserved_users = frozenset(reserved_users)  # the server's own login (--smtp-auth)
         self._boxes: dict[str, Box] = {}
         self._patterns: tuple[tuple[str, re.Pattern[str]], ...] = ()
         self._users: dict[str, str] = {}
@@ -108,6 +113,11 @@ class Router:
                 raise MailboxError(f"recipients: {pattern[:80]!r} is not 1 to 320 characters")
         if smtp_user is not None:
             owner = self._users.get(smtp_user)
+            if smtp_user in self.reserved_users:
+                raise MailboxError(
+                    f"smtp_user: {smtp_user!r} is the server's own login (--smtp-auth)",
+                    conflict=True,
+                )
             if owner is not None or (smtp_user != name and smtp_user in self._boxes):
                 raise MailboxError(
                     f"smtp_user: {smtp_user!r} already routes elsewhere", conflict=True
@@ -118,24 +128,39 @@ class Router:
         self._boxes[name] = box
         if smtp_user is not None:
             self._users[smtp_user] = name
-        self._compile()
+        if recipients:  # only these compiled now: routing makes mailboxes without patterns
+            added = tuple((name, re.compile(translate(p.lower()))) for p in recipients)
+            self._patterns += added
         return box
 
     def remove(self, name: str) -> Box | None:
         box = self._boxes.pop(name, None)
         if box is not None and box.smtp_user is not None:
             self._users.pop(box.smtp_user, None)
-        self._compile()
+        if box is not None and box.recipients:
+            self._patterns = tuple(p for p in self._patterns if p[0] != name)
         return box
 
-    def login(self, user: str, password: str) -> bool | None:
-        """For a login naming a mailbox's ``smtp_user``: whether the password is its own;
-        None when no mailbox claims that user."""
+    def __len__(self) -> int:
+        return len(self._boxes)
+
+    def login(self, user: str, password: str, server_password: str | None) -> bool | None:
+        """Whether a login may go on, as far as mailboxes decide; None when the server's
+        own rule decides (any login, or ``--smtp-auth``).
+
+        A mailbox's ``smtp_user`` needs its ``smtp_password``, or, when it has none, the
+        server's (``--smtp-auth``), if any. A mailbox with a login of its own is reached
+        by that login only, not by another that maps onto its name.
+        """
         name = self._users.get(user)
-        if name is None:
-            return None
-        box = self._boxes.get(name)
-        return box is not None and (box.smtp_password is None or box.smtp_password == password)
+        if name is not None:
+            wanted = self._boxes[name].smtp_password or server_password
+            return wanted is None or password == wanted
+        mapped = name_for(user)
+        found = self._boxes.get(mapped) if mapped is not None else None
+        if found is not None and found.smtp_user is not None:
+            return False
+        return None
 
     def route(self, rcpt_tos: tuple[str, ...], login: str | None) -> list[tuple[str, Origin]]:
         """Where a message goes: (name, how) pairs, each name once, never empty."""
@@ -156,13 +181,6 @@ class Router:
                     if name:
                         found.setdefault(name, "tag")
         return list(found.items()) or [(DEFAULT, "default")]
-
-    def _compile(self) -> None:
-        self._patterns = tuple(
-            (box.name, re.compile(translate(pattern.lower())))
-            for box in self._boxes.values()
-            for pattern in box.recipients
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,25 +226,43 @@ class Mailboxes:
     ) -> Box:
         if name in self._filed:
             raise MailboxError(f"mailbox {name!r} exists", conflict=True)
+        if len(self._filed) >= MAX_MAILBOXES:
+            raise MailboxError(f"at most {MAX_MAILBOXES} mailboxes; delete some first")
         box = self.router.define(name, recipients, smtp_user, smtp_password)
         self._filed[name] = _Filed(box)
         return box
 
     def remove(self, name: str) -> None:
-        self._filed.pop(name, None)
+        filed = self._filed.pop(name, None)
         self.router.remove(name)
+        for message_id in filed.ids if filed is not None else ():
+            self._membership[message_id] = tuple(n for n in self.of(message_id) if n != name)
+
+    def reap(self, names: dict[str, list[int]]) -> None:
+        """Remove mailboxes that routing made (a login, a tag) once eviction emptied them."""
+        for name in names:
+            filed = self._filed.get(name)
+            if filed is not None and not filed.ids and filed.box.origin in ("login", "tag"):
+                self.remove(name)
 
     def file(self, message_id: int, size: int, routes: list[tuple[str, Origin]]) -> tuple[str, ...]:
         """Put a new message in the mailboxes its routes name, making those missing."""
+        names: list[str] = []
         for name, origin in routes:
             filed = self._filed.get(name)
             if filed is None:
-                filed = self._filed[name] = _Filed(self.router.define(name, origin=origin))
+                if len(self._filed) >= MAX_MAILBOXES and name != DEFAULT:
+                    name, origin = DEFAULT, "default"  # full: no more mailboxes by routing
+                    filed = self._filed.get(name)
+                if filed is None:
+                    filed = self._filed[name] = _Filed(self.router.define(name, origin=origin))
+            if name in names:
+                continue
             filed.ids.append(message_id)
             filed.bytes += size
-        names = tuple(name for name, _ in routes)
-        self._membership[message_id] = names
-        return names
+            names.append(name)
+        self._membership[message_id] = tuple(names)
+        return tuple(names)
 
     def of(self, message_id: int) -> tuple[str, ...]:
         return self._membership.get(message_id, ())
@@ -243,12 +279,13 @@ class Mailboxes:
     def forget(self, message_id: int, size: int, read: bool, *, evicted: bool = False) -> None:
         """Take a message out of every mailbox (it is deleted or evicted)."""
         for name in self._membership.pop(message_id, ()):
-            filed = self._filed[name]
-            self._take_out(filed, message_id, size, read)
-            filed.evicted += evicted
+            filed = self._filed.get(name)
+            if filed is not None:
+                self._take_out(filed, message_id, size, read)
+                filed.evicted += evicted
 
     def mark(self, message_id: int, read: bool) -> tuple[str, ...]:
-        names = self.of(message_id)
+        names = tuple(name for name in self.of(message_id) if name in self._filed)
         for name in names:
             self._filed[name].read += 1 if read else -1
         return names

@@ -190,6 +190,13 @@ def _param(
 
 
 _TEXT = {"type": "string", "maxLength": 1000}
+# 1 to 64 of A-Z a-z 0-9 . _ -, not only dots.
+NAME_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 64,
+    "pattern": "^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$",
+}
 FILTERS = [
     _param("to", "recipient: envelope, To, Cc or Bcc (substring, any case)", _TEXT),
     _param("from", "sender: envelope or From (substring, any case)", _TEXT),
@@ -201,12 +208,10 @@ FILTERS = [
     _param(
         "mailbox",
         "only this mailbox's messages (404 when it does not exist; wait and events wait for it)",
-        {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+        NAME_SCHEMA,
     ),
 ]
-MAILBOX_NAME = _param(
-    "name", "a mailbox name", {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}, "path"
-)
+MAILBOX_NAME = _param("name", "a mailbox name", NAME_SCHEMA, "path")
 _MAILBOX = {
     "type": "object",
     "required": ["name", "messages", "unread", "bytes", "evicted", "created", "routing"],
@@ -352,7 +357,8 @@ def document() -> dict[str, Any]:
                                     "properties": {
                                         "name": {
                                             "type": "string",
-                                            "pattern": "^[A-Za-z0-9._-]{1,64}$",
+                                            "pattern": NAME_SCHEMA["pattern"],
+                                            "maxLength": 64,
                                         },
                                         "recipients": {
                                             "type": "array",

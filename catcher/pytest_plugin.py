@@ -224,9 +224,16 @@ def _worker(config: pytest.Config) -> bool:
 
 
 def _section(config: pytest.Config, box: Mailbox | RemoteMailbox) -> str:
-    text = box.describe()
+    from catcher.client import ClientError
+
+    try:
+        text = box.describe()
+    except ClientError as error:  # the shared catcher went away: say so, report the test
+        text = f"(could not list the mailbox: {error})"
     if config.getoption("catcher_keep_on_failure"):
-        if _worker(config):
+        if box.name is not None:
+            text += f"\ninbox: {box.url} (this test's mailbox is kept on the catcher)"
+        elif _worker(config):
             text += f"\ninbox: {box.url} (not kept: an xdist worker cannot wait; run without -n)"
         else:
             text += f"\ninbox: {box.url}"

@@ -103,7 +103,8 @@ def _is_tls(server: SMTP) -> bool:
 
 
 def make_authenticator(
-    credentials: tuple[str, str] | None, mailbox_login: Callable[[str, str], bool | None]
+    credentials: tuple[str, str] | None,
+    mailbox_login: Callable[[str, str, str | None], bool | None],
 ) -> Callable[..., AuthResult]:
     """Accept any login, or only the given one; a login a mailbox claims (its
     ``smtp_user``) needs that mailbox's password. The user name is kept with each message
@@ -116,7 +117,7 @@ def make_authenticator(
             return AuthResult(success=False, handled=False)
         user = data.login.decode("utf-8", "replace")
         password = data.password.decode("utf-8", "replace")
-        claimed = mailbox_login(user, password)
+        claimed = mailbox_login(user, password, credentials[1] if credentials else None)
         if claimed is False or (
             claimed is None and credentials is not None and (user, password) != credentials
         ):

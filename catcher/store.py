@@ -92,7 +92,8 @@ class MessageStore:
         # Each id's trigram signature, in step with _order (-1, every bit, until indexed):
         # a search rules out most messages in one comprehension before any text is read.
         self._signatures: list[int] = []
-        self._boxes = Mailboxes(Router(settings.plus_tags))
+        reserved = (settings.smtp_auth[0],) if settings.smtp_auth else ()
+        self._boxes = Mailboxes(Router(settings.plus_tags, reserved))
         self._index = Index()
         cache = min(PARSE_CACHE_BYTES, self.max_bytes // 4) if self.max_bytes else PARSE_CACHE_BYTES
         self._parsed = ParseCache(cache)
@@ -182,7 +183,7 @@ class MessageStore:
     def set_read_many(self, ids: Iterable[int], read: bool) -> tuple[int, ...]:
         """Mark messages read or unread; the ids whose flag changed."""
         changed: list[int] = []
-        touched: set[str] = set()
+        touched: dict[str, list[int]] = {}
         with self._cond:
             for message_id in ids:
                 if message_id not in self._messages or read == (message_id in self._read):
@@ -191,10 +192,11 @@ class MessageStore:
                     self._read.add(message_id)
                 else:
                     self._read.discard(message_id)
-                touched.update(self._boxes.mark(message_id, read))
+                for name in self._boxes.mark(message_id, read):
+                    touched.setdefault(name, []).append(message_id)
                 changed.append(message_id)
             if changed:
-                self._emit("read", tuple(changed), frozenset(touched))
+                self._emit("read", tuple(changed), *_scoped(touched))
                 self._cond.notify_all()
         return tuple(changed)
 
@@ -218,14 +220,10 @@ class MessageStore:
     def delete_mailbox(self, name: str) -> tuple[int, ...] | None:
         """Delete a mailbox and the messages only it held (the ids deleted); None when
         there is no such mailbox."""
-        if name not in self._boxes:
-            return None
-        with self._cond:
-            ids = tuple(self._boxes.ids(name))
-        removed = self._remove(ids, name)
-        with self._cond:
+        with self._cond:  # one hold (the lock is re-entrant): nothing is filed meanwhile
             if name not in self._boxes:
                 return None
+            removed = self._remove(tuple(self._boxes.ids(name)), name)
             self._boxes.remove(name)
             self._emit("mailbox", (), frozenset((name,)))
             self._cond.notify_all()
@@ -239,6 +237,10 @@ class MessageStore:
     def has_mailbox(self, name: str) -> bool:
         return name in self._boxes
 
+    @property
+    def mailbox_count(self) -> int:
+        return len(self._boxes.router)
+
     def mailboxes(self) -> list[MailboxStats]:
         """Every mailbox, in the order they were made."""
         with self._cond:
@@ -251,10 +253,12 @@ class MessageStore:
     def mailboxes_of(self, message_id: int) -> tuple[str, ...]:
         return self._boxes.of(message_id)
 
-    def check_login(self, user: str, password: str) -> bool | None:
-        """For a login naming a mailbox's ``smtp_user``: whether the password is right;
-        None when no mailbox claims that user."""
-        return self._boxes.router.login(user, password)
+    def check_login(
+        self, user: str, password: str, server_password: str | None = None
+    ) -> bool | None:
+        """Whether a login may go on as far as mailboxes decide (see ``Router.login``);
+        None when no mailbox has a say."""
+        return self._boxes.router.login(user, password, server_password)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -563,16 +567,17 @@ class MessageStore:
         kind: EventKind,
         ids: tuple[int, ...],
         mailboxes: frozenset[str] = frozenset(),
+        by_mailbox: tuple[tuple[str, tuple[int, ...]], ...] = (),
         *,
         everywhere: bool = True,
     ) -> None:
-        self._feed.emit(kind, ids, mailboxes, everywhere)
+        self._feed.emit(kind, ids, mailboxes, by_mailbox, everywhere)
 
     def _remove(self, ids: tuple[int, ...], mailbox: str | None) -> tuple[int, ...]:
         """Delete messages (from one mailbox only, given one); the ids that went from it."""
         gone: list[int] = []
         unfiled: list[int] = []
-        touched: set[str] = set()
+        touched: dict[str, list[int]] = {}
         with self._cond:
             for message_id in ids:
                 names = self._boxes.of(message_id)
@@ -581,14 +586,14 @@ class MessageStore:
                 if mailbox is not None and len(names) > 1:
                     self._unfile(message_id, mailbox)
                     unfiled.append(message_id)
-                    touched.add(mailbox)
                 else:
-                    touched.update(names)
+                    for name in names:
+                        touched.setdefault(name, []).append(message_id)
                     self._drop(message_id)
                     gone.append(message_id)
             if gone:
                 self._deleted += len(gone)
-                self._emit("delete", tuple(gone), frozenset(touched))
+                self._emit("delete", tuple(gone), *_scoped(touched))
             if unfiled:
                 self._emit("delete", tuple(unfiled), frozenset((mailbox or "",)), everywhere=False)
             if gone or unfiled:
@@ -627,6 +632,7 @@ class MessageStore:
         if self.max_bytes and self._held + self._parsed.bytes > self.max_bytes:
             self._parsed.shrink(max(0, self.max_bytes - self._held))
         evicted: list[int] = []
+        homes: dict[str, list[int]] = {}
         if self.mailbox_max_messages:
             for name in arrived_in:
                 for oldest in self._boxes.over_cap(name, self.mailbox_max_messages):
@@ -635,23 +641,35 @@ class MessageStore:
                         self._emit("delete", (oldest,), frozenset((name,)), everywhere=False)
                     else:
                         evicted.append(oldest)
+                        homes.setdefault(name, []).append(oldest)
                         self._drop(oldest)
         order = self._order
         while order and (
             (self.max_messages and len(order) > self.max_messages)
             or (self.max_bytes and self._held > self.max_bytes and len(order) > 1)
         ):
-            evicted.append(order[0])
-            self._drop(order[0], evicted=True)
+            oldest = order[0]
+            for name in self._boxes.of(oldest):
+                homes.setdefault(name, []).append(oldest)
+            evicted.append(oldest)
+            self._drop(oldest, evicted=True)
         if evicted:
             self._evicted += len(evicted)
-            self._emit("delete", tuple(evicted), self._boxes.names())
+            self._emit("delete", tuple(evicted), *_scoped(homes))
+            self._boxes.reap(homes)
 
     def _release_freed(self) -> None:
         # Outside the lock: handing memory back walks the heap.
         if self._freed >= RELEASE_AFTER:
             self._freed = 0
             release()
+
+
+def _scoped(
+    touched: dict[str, list[int]],
+) -> tuple[frozenset[str], tuple[tuple[str, tuple[int, ...]], ...]]:
+    """An event's mailboxes, and which of its ids each of them saw change."""
+    return frozenset(touched), tuple((name, tuple(ids)) for name, ids in touched.items())
 
 
 def _index_estimate(raw: bytes) -> int:

@@ -32,16 +32,20 @@ def subjects(http: Http, query: str = "") -> list[str]:
     return sorted(m["subject"] for m in http.get(f"/api/messages?limit=1000&{query}")["messages"])
 
 
-def events(catcher: Catcher, mailbox: str, count: int) -> list[tuple[str, Any]]:
-    """The first ``count`` events after the hello on a stream of one mailbox."""
+def events(catcher: Catcher, mailbox: str | None, count: int) -> list[tuple[str, Any]]:
+    """The first ``count`` events after the hello on a stream of one mailbox (of All mail
+    for None)."""
     connection = http.client.HTTPConnection(*catcher.http_address, timeout=30)
-    connection.request("GET", f"/api/events?mailbox={mailbox}")
+    connection.request("GET", "/api/events" + (f"?mailbox={mailbox}" if mailbox else ""))
     response = connection.getresponse()
+    assert response.status == 200, response.read()
     found: list[tuple[str, Any]] = []
     kind = ""
     try:
         while len(found) < count + 1:
-            line = response.readline().decode().rstrip("\n")
+            raw = response.readline()
+            assert raw, "the stream ended"
+            line = raw.decode().rstrip("\n")
             if line.startswith("event: "):
                 kind = line[7:]
             elif line.startswith("data: "):
@@ -278,7 +282,7 @@ def test_all_mail_hears_when_a_mailbox_alone_changes(catcher: Catcher, http: Htt
     heard: dict[str, Any] = {}
 
     def listen() -> None:
-        heard["events"] = events(catcher, "", 1)  # All mail's stream (mailbox= is ignored)
+        heard["events"] = events(catcher, None, 1)  # All mail's stream
 
     listener = threading.Thread(target=listen)
     listener.start()
@@ -303,3 +307,96 @@ def test_without_plus_tags_a_tag_routes_nowhere(make_catcher: Callable[..., Catc
     assert subjects(http, "mailbox=default") == ["tagged"]
     assert subjects(http, "mailbox=w9") == []
     assert http.get("/api/mailboxes/w9")["routing"]["plus_tag"] is None
+
+
+def test_unique_tags_on_every_message_do_not_pile_up_mailboxes(
+    make_catcher: Callable[..., Catcher],
+) -> None:
+    # A mailer that tags each message uniquely (VERP, reply tokens): the caps evict the
+    # mail, and the mailboxes routing made for it go with it.
+    catcher = make_catcher(max_messages=20)
+    with smtp_client(catcher) as client:
+        for n in range(200):
+            client.sendmail("app@shop.test", [f"reply+tok{n}@app.test"], b"Subject: t\r\n\r\nx\r\n")
+    assert len(catcher.store) == 20
+    assert catcher.store.mailbox_count == 20
+    names = {m.box.name for m in catcher.store.mailboxes()}
+    assert names == {f"tok{n}" for n in range(180, 200)}
+
+
+def test_deleting_a_mailbox_while_its_mail_arrives_leaves_nothing_behind(
+    catcher: Catcher, http: Http
+) -> None:
+    stop = threading.Event()
+
+    def sender() -> None:
+        with smtp_client(catcher) as client:
+            client.login("racer", "pw")
+            n = 0
+            while not stop.is_set():
+                client.send_message(make_email(subject=f"race {n}"))
+                n += 1
+
+    def deleter() -> None:
+        while not stop.is_set():
+            catcher.store.delete_mailbox("racer")
+
+    threads = [threading.Thread(target=sender) for _ in range(3)] + [
+        threading.Thread(target=deleter)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        while catcher.store.received < 300:
+            catcher.store.wait_changed(catcher.store.seq, timeout=1)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    names = {m.box.name for m in catcher.store.mailboxes()}
+    for message in catcher.store.query(limit=10_000).messages:
+        assert set(catcher.store.mailboxes_of(message.id)) <= names, "no orphans"
+    # Every message can be read, marked and deleted: no 500 from a mailbox that is gone.
+    page = http.get("/api/messages?limit=1000")
+    for entry in page["messages"][:20]:
+        assert http.json("PATCH", f"/api/messages/{entry['id']}", {"read": True})[0] == 200
+    assert http.json("DELETE", "/api/messages?subject=race")[0] == 200
+    stats = http.get("/api/stats")
+    assert (stats["messages"], stats["bytes"]) == (0, 0)
+
+
+def test_a_mailbox_login_cannot_be_reached_another_way(
+    make_catcher: Callable[..., Catcher],
+) -> None:
+    catcher = make_catcher(smtp_auth=("app", "apppass"))
+    http = Http(catcher.url)
+    assert http.json("POST", "/api/mailboxes", {"name": "w1", "smtp_password": "secret"})[0] == 201
+    assert http.json("POST", "/api/mailboxes", {"name": "w2", "smtp_user": "bob"})[0] == 201
+    # Logins that map onto w1's name, or name w2 whose login is bob, are refused.
+    for user in ("w1 ", " w1", "w1#", "w2"):
+        with smtp_client(catcher) as client:
+            with pytest.raises(smtplib.SMTPAuthenticationError):
+                client.login(user, "apppass")
+    # w2 has no password of its own: the server's --smtp-auth password goes for it.
+    with smtp_client(catcher) as client:
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            client.login("bob", "anything")
+    with smtp_client(catcher) as client:
+        client.login("bob", "apppass")
+        client.send_message(make_email(subject="bob's"))
+    assert subjects(http, "mailbox=w2") == ["bob's"]
+    # The server's own login cannot be taken over by a mailbox.
+    status, payload = http.json("POST", "/api/mailboxes", {"name": "evil", "smtp_user": "app"})
+    assert status == 409 and "--smtp-auth" in payload["error"]
+    with smtp_client(catcher) as client:
+        client.login("app", "apppass")
+
+
+def test_names_that_are_not_names(catcher: Catcher, http: Http) -> None:
+    for name in ("A\n", ".", "..", "...", "a b", "", "x" * 65):
+        assert http.json("POST", "/api/mailboxes", {"name": name})[0] == 400, name
+    status, payload = http.json("GET", "/api/messages?mailbox=")
+    assert status == 400 and "empty" in payload["error"]
+    with pytest.raises(ValueError):
+        Client(catcher.url, mailbox="")
+    assert http.json("POST", "/api/mailboxes", {"name": ".a-b_c.1"})[0] == 201
