@@ -444,7 +444,7 @@ def events() -> ResponseReturnValue:
 
     def chunk(event: Event) -> bytes | None:
         with app.app_context():
-            return _event(event)
+            return _event(event, mailbox)
 
     async def produce(changes: Changes) -> AsyncGenerator[bytes | Reply, None]:
         seq = start
@@ -471,8 +471,10 @@ def events() -> ResponseReturnValue:
                             # All mail's view is the same, but some mailbox's count moved.
                             yield _mailbox_change(event)
                         continue
-                    # Every open stream sends the same bytes for an event: build them once.
-                    data = await changes.call(partial(chunk, event), key=("sse", event.seq))
+                    # Every open stream of one view sends the same bytes: build them once.
+                    scope = mailbox if event.by_mailbox else None
+                    key = ("sse", event.seq, scope)
+                    data = await changes.call(partial(chunk, event), key=key)
                     if data is not None:
                         yield data
             elif changes.now() >= next_beat:
@@ -493,22 +495,25 @@ def _hello(the_store: MessageStore, mailbox: str | None) -> dict[str, Any]:
     return {"seq": the_store.seq, "total": total, "unread": unread, "mailbox": mailbox}
 
 
-def _event(event: Event) -> bytes | None:
+def _event(event: Event, mailbox: str | None) -> bytes | None:
+    """The SSE chunk of an event for a view of one mailbox (All mail for None)."""
+    ids = event.ids_in(mailbox)
     if event.kind == "new":
         message = store().get(event.ids[0])
         if message is None:
             return None  # deleted before this client saw it; a delete event follows
         return _sse("message", summary(message), event.seq)
     if event.kind == "read":
-        read = store().is_read(event.ids[0])
-        data = {"id": event.ids[0], "ids": list(event.ids), "read": read}
+        if not ids:
+            return None
+        data = {"id": ids[0], "ids": list(ids), "read": store().is_read(ids[0])}
         return _sse("read", data, event.seq)
     if event.kind == "clear":
         return _sse("clear", {"count": len(event.ids)}, event.seq)
     if event.kind == "mailbox":
         name = next(iter(event.mailboxes))
         return _sse("mailbox", {"name": name, "exists": store().has_mailbox(name)}, event.seq)
-    return _sse("delete", {"ids": list(event.ids)}, event.seq)
+    return _sse("delete", {"ids": list(ids)}, event.seq) if ids else None
 
 
 def _mailbox_change(event: Event) -> bytes:

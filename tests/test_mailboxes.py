@@ -400,3 +400,23 @@ def test_names_that_are_not_names(catcher: Catcher, http: Http) -> None:
     with pytest.raises(ValueError):
         Client(catcher.url, mailbox="")
     assert http.json("POST", "/api/mailboxes", {"name": ".a-b_c.1"})[0] == 201
+
+
+def test_a_mailbox_stream_hears_only_its_own_ids(catcher: Catcher, http: Http) -> None:
+    send(catcher, ["a+mine@example.com"], "mine")
+    send(catcher, ["b+theirs@example.com"], "theirs 1")
+    send(catcher, ["b+theirs@example.com"], "theirs 2")
+    mine = http.get("/api/messages?mailbox=mine")["messages"][0]["id"]
+    heard: dict[str, Any] = {}
+
+    def listen() -> None:
+        heard["events"] = events(catcher, "mine", 1)
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    while catcher.status().http_parked < 1 and listener.is_alive():
+        threading.Event().wait(0.005)
+    http.json("PATCH", "/api/messages", {"read": True})  # all three, in one event
+    listener.join(30)
+    ((kind, data),) = heard["events"]
+    assert kind == "read" and data["ids"] == [mine] and data["read"] is True
