@@ -23,13 +23,22 @@ MB = 1024 * 1024
 
 
 def greeting(sock: socket.socket) -> bytes:
+    """Read one whole reply: a multi-line reply ends with the line whose
+    code is followed by a space, however the segments arrive."""
     reply = b""
-    while not reply.endswith(b"\r\n"):
+    while not _complete(reply):
         chunk = sock.recv(1024)
         if not chunk:
             break
         reply += chunk
     return reply
+
+
+def _complete(reply: bytes) -> bool:
+    if not reply.endswith(b"\r\n"):
+        return False
+    last = reply[:-2].rsplit(b"\r\n", 1)[-1]
+    return len(last) < 4 or last[3:4] != b"-"
 
 
 def reply_to(sock: socket.socket, command: bytes) -> bytes:
