@@ -88,7 +88,7 @@ def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
     growth = results.get("growth_memory", {}).get("growth")
     if growth:
         add(
-            f"growth, last/first {growth['window']} of {growth['total']}",
+            f"growth, last/first {growth['window']} of {growth['total']} (median round)",
             growth["ratio"],
             ">= 0.9",
             growth["ratio"] >= 0.9,
@@ -124,9 +124,11 @@ def judge(results: dict[str, Any]) -> list[dict[str, Any]]:
             ("get", "get p50", 2),
             ("search", "search p50, rare word", 50),
             ("search_common", "search p50, common word", 50),
+            ("search_common_fresh", "search p50, common word never asked", 50),
             ("search_to", "search p50, to=", 50),
             ("search_from", "search p50, from=", 50),
             ("search_subject", "search p50, subject=", 50),
+            ("search_subject_fresh", "search p50, subject= never asked", 50),
             ("wait", "wait, 250 -> answer p50", 5),
         ):
             if field in row:
@@ -241,6 +243,7 @@ def table(results: dict[str, Any]) -> str:
             )
             + f"); failures {g['failures']}"
             + (f"; load {g['load_average'][0]}" if "load_average" in g else "")
+            + (f"; ratio by round {g['round_ratios']}" if "round_ratios" in g else "")
         )
         if g.get("window_rates"):
             lines.append(
@@ -308,9 +311,11 @@ def table(results: dict[str, Any]) -> str:
             ("get (parsed)", "get"),
             ("search, rare word", "search"),
             ("search, common word", "search_common"),
+            ("  never asked before", "search_common_fresh"),
             ("search to=", "search_to"),
             ("search from=", "search_from"),
             ("search subject=", "search_subject"),
+            ("  never asked before", "search_subject_fresh"),
             ("filtered to+from+subj", "filtered"),
             ("wait: 250 -> answer", "wait"),
             ("SSE: 250 -> event", "sse"),

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import compress
 
 from catcher.message import SearchText
 from catcher.search import query_mask
 
 __all__ = ["Filter"]
+
+# Messages sampled to judge whether a search's signature is worth comparing.
+SAMPLE = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +74,52 @@ class Filter:
             )
 
         return test
+
+    def select(
+        self, ids: list[int], searches: list[SearchText | None]
+    ) -> tuple[list[int], list[SearchText | None]]:
+        """Of ``ids`` (with their search texts, in step), those that match, in the same
+        order and still in step, with those not indexed yet (None: left for the caller).
+
+        One pass per condition over what the last one kept; before the free text, the
+        signature rules most messages out without reading it. Each pass makes only a list
+        of booleans, no object per message, so a search of many messages does not set
+        off the garbage collector."""
+        kept_ids, kept = ids, searches
+        # The fields' own texts are short: comparing them costs less than a signature.
+        if self.to:
+            to = self.to.lower()
+            kept_ids, kept = _keep(kept_ids, kept, [s is None or to in s.recipients for s in kept])
+        if self.sender:
+            sender = self.sender.lower()
+            kept_ids, kept = _keep(kept_ids, kept, [s is None or sender in s.sender for s in kept])
+        if self.subject:
+            subject = self.subject.lower()
+            kept_ids, kept = _keep(
+                kept_ids, kept, [s is None or subject in s.subject for s in kept]
+            )
+        words = (self.text or "").lower().split()
+        mask = query_mask(words)
+        if mask and _rules_out_many(kept, mask):
+            kept_ids, kept = _keep(
+                kept_ids, kept, [s is None or s.signature & mask == mask for s in kept]
+            )
+        for word in words:
+            kept_ids, kept = _keep(
+                kept_ids, kept, [s is None or word in s.everything for s in kept]
+            )
+        return kept_ids, kept
+
+
+def _rules_out_many(searches: list[SearchText | None], mask: int) -> bool:
+    """Whether the signature rules out at least half of a sample: when it does not (a
+    common word), comparing the text alone costs less."""
+    sample = searches[:: max(1, len(searches) // SAMPLE)]
+    passed = sum(1 for s in sample if s is None or s.signature & mask == mask)
+    return passed * 2 <= len(sample)
+
+
+def _keep(
+    ids: list[int], searches: list[SearchText | None], keep: list[bool]
+) -> tuple[list[int], list[SearchText | None]]:
+    return list(compress(ids, keep)), list(compress(searches, keep))

@@ -36,6 +36,11 @@ class Index:
     def get(self, message_id: int) -> Entry | None:
         return self._entries.get(message_id)
 
+    def searches(self, ids: list[int]) -> list[SearchText | None]:
+        """The search texts of ``ids``, in step (None for one not indexed)."""
+        get = self._entries.get
+        return [entry.search if (entry := get(i)) is not None else None for i in ids]
+
     def __contains__(self, message_id: object) -> bool:
         return message_id in self._entries
 

@@ -25,6 +25,7 @@ from catcher.message import (
     index,
 )
 from catcher.parsing import Parsed, parse
+from catcher.results import Result, Results
 from catcher.settings import Settings
 
 __all__ = ["Event", "Filter", "MailboxStats", "MessageStore", "Page", "StoreStats"]
@@ -41,6 +42,9 @@ RELEASE_AFTER = 16 * 1024 * 1024
 # background indexer (when one runs) and waits for, up to INDEX_WAIT seconds.
 INLINE_INDEX = 256
 INDEX_WAIT = 30.0
+# A search that may stop at its first matches (the newest match) compares this many
+# messages at a time.
+LAZY_BLOCK = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +93,16 @@ class MessageStore:
         self._cond = threading.Condition()
         self._messages: dict[int, Message] = {}
         self._order: list[int] = []  # ids, oldest first: a page at any offset is a slice
-        # Each id's trigram signature, in step with _order (-1, every bit, until indexed):
-        # a search rules out most messages in one comprehension before any text is read.
-        self._signatures: list[int] = []
+        # Each id's search text, in step with _order (None until indexed): a search
+        # compares them in a few comprehensions, without a lookup per message.
+        self._searches: list[SearchText | None] = []
         reserved = (settings.smtp_auth[0],) if settings.smtp_auth else ()
         self._boxes = Mailboxes(Router(settings.plus_tags, reserved))
         self._index = Index()
         cache = min(PARSE_CACHE_BYTES, self.max_bytes // 4) if self.max_bytes else PARSE_CACHE_BYTES
         self._parsed = ParseCache(cache)
+        self._results = Results()
+        self._removals = 0  # messages that left the store or a mailbox, ever
         self._read: set[int] = set()
         self._bytes = 0
         self._held = 0  # raw bytes, record overheads and index: everything but the cache
@@ -127,7 +133,7 @@ class MessageStore:
             message = Message(self._last_id, raw, when, envelope, delivery)
             self._messages[message.id] = message
             self._order.append(message.id)
-            self._signatures.append(-1)
+            self._searches.append(None)
             names = self._boxes.file(message.id, len(raw), routes)
             self._index.pend(message.id)
             self._bytes += len(raw)
@@ -149,7 +155,7 @@ class MessageStore:
         a mailbox, from that mailbox."""
         if flt.is_empty:
             return self.clear()
-        return self._remove(tuple(self._matching_ids(flt)), flt.mailbox)
+        return self._remove(tuple(self._matches(flt)), flt.mailbox)
 
     def clear(self) -> tuple[int, ...]:
         """Delete everything (the mailboxes stay, empty); returns the ids deleted."""
@@ -157,10 +163,12 @@ class MessageStore:
             ids = tuple(self._order)
             self._messages.clear()
             self._order.clear()
-            self._signatures.clear()
+            self._searches.clear()
             self._boxes.clear()
             self._index.clear()
             self._parsed.clear()
+            self._results.clear()
+            self._removals += 1
             self._read.clear()
             self._freed += self._held
             self._bytes = self._held = 0
@@ -273,7 +281,7 @@ class MessageStore:
 
     def latest(self, flt: Filter | None = None) -> Message | None:
         """The newest message, or the newest one the filter matches."""
-        found = next(self._matching_ids(flt or Filter(), whole=False), None)
+        found = next(self._matching_ids(flt or Filter()), None)
         return None if found is None else self._messages.get(found)
 
     def query(self, flt: Filter | None = None, *, limit: int = 50, offset: int = 0) -> Page:
@@ -290,22 +298,18 @@ class MessageStore:
                 page = [self._messages[i] for i in reversed(ids)]
             return Page(total, total - first, tuple(page))
         total = len(self._ids(flt.mailbox))
-        page = []
-        matched = 0
-        for message_id in self._matching_ids(flt):
-            if offset <= matched < offset + limit:
-                message = self._messages.get(message_id)
-                if message is not None:
-                    page.append(message)
-            matched += 1
-        return Page(total, matched, tuple(page))
+        matched = self._matches(flt)
+        end = max(0, len(matched) - offset)
+        ids = matched[max(0, end - limit) : end]
+        found = map(self._messages.get, reversed(ids))
+        return Page(total, len(matched), tuple(m for m in found if m is not None))
 
     def stats(self) -> StoreStats:
         with self._cond:
             return StoreStats(
                 count=len(self._messages),
                 bytes=self._bytes,
-                held_bytes=self._held + self._parsed.bytes,
+                held_bytes=self._held + self._parsed.bytes + self._results.bytes,
                 index_bytes=self._index.bytes,
                 cache_bytes=self._parsed.bytes,
                 max_messages=self.max_messages,
@@ -476,37 +480,79 @@ class MessageStore:
 
     # -- internals -------------------------------------------------------------------
 
-    def _matching_ids(self, flt: Filter, *, whole: bool = True) -> Iterator[int]:
-        """Ids of the messages the filter matches, newest first (after ``since`` only).
-
-        ``whole``: the caller will read them all, so the index is caught up first rather
-        than message by message."""
+    def _matches(self, flt: Filter) -> list[int]:
+        """Ids of every message the filter matches, oldest first (after ``since`` only).
+        The index is caught up first rather than message by message; a search asked
+        again compares only the messages that arrived since."""
+        if not flt.needs_content:
+            return self._candidates(flt)[0]
+        self._catch_up_index()
         with self._cond:
-            order = self._ids(flt.mailbox)
-            first = bisect_right(order, flt.since) if flt.since is not None else 0
-            ids = order[first:]
+            known = self._results.get(flt)
+            removals = self._removals
+            kept: list[int] = []
+            if known is not None:
+                kept = known.ids
+                if known.removals != removals:
+                    scope = self._ids(flt.mailbox)
+                    present = self._messages if flt.mailbox is None else set(scope)
+                    kept = [i for i in kept if i in present]
+            ids, searches = self._candidates(flt, known.upto if known is not None else None)
+        upto = ids[-1] if ids else known.upto if known is not None else 0
+        matched = kept + self._resolved(flt, *flt.select(ids, searches))
+        with self._cond:
+            self._results.put(flt, Result(matched, upto, removals))
+            if (
+                self.max_bytes
+                and self._held + self._parsed.bytes + self._results.bytes > self.max_bytes
+            ):
+                self._results.clear()
+        return matched
+
+    def _matching_ids(self, flt: Filter) -> Iterator[int]:
+        """Ids of the messages the filter matches, newest first, found a block at a time:
+        for a caller that may want only the first few."""
+        ids, searches = self._candidates(flt)
         if not flt.needs_content:
             yield from reversed(ids)
             return
-        if whole:
-            self._catch_up_index()
-        mask = flt.mask
-        if mask and flt.mailbox is None:
-            with self._cond:
-                first = bisect_right(self._order, flt.since) if flt.since is not None else 0
-                pairs = zip(self._order[first:], self._signatures[first:], strict=True)
-                ids = [i for i, bits in pairs if bits & mask == mask]
+        for end in range(len(ids), 0, -LAZY_BLOCK):
+            start = max(0, end - LAZY_BLOCK)
+            block = flt.select(ids[start:end], searches[start:end])
+            yield from reversed(self._resolved(flt, *block))
+
+    def _candidates(
+        self, flt: Filter, after: int | None = None
+    ) -> tuple[list[int], list[SearchText | None]]:
+        """The ids a filter looks at (oldest first; past ``after`` too, given it) and
+        their search texts, in step."""
+        with self._cond:
+            order = self._ids(flt.mailbox)
+            since = max(flt.since or 0, after or 0)
+            first = bisect_right(order, since) if since else 0
+            ids = order[first:]
+            if not flt.needs_content:
+                return ids, []
+            if flt.mailbox is None:
+                return ids, self._searches[first:]
+            return ids, self._index.searches(ids)
+
+    def _resolved(
+        self, flt: Filter, ids: list[int], searches: list[SearchText | None]
+    ) -> list[int]:
+        """The ids of a selection, each one not indexed when it was taken now indexed and
+        tested (or left out when it has since been deleted)."""
+        if all(searches):
+            return ids
         test = flt.matcher()
-        index = self._index
-        for message_id in reversed(ids):
-            entry = index.get(message_id)
-            if entry is None:  # arrived after the catch-up, or deleted
+        resolved = []
+        for message_id, search in zip(ids, searches, strict=True):
+            if search is None:
                 message = self._messages.get(message_id)
-                if message is None:
+                if message is None or not test(self._indexed(message).search):
                     continue
-                entry = self._indexed(message)
-            if test(entry.search):
-                yield message_id
+            resolved.append(message_id)
+        return resolved
 
     def _first_for_wait(self, flt: Filter) -> Message | None:
         if flt.since is None:
@@ -554,7 +600,7 @@ class MessageStore:
     # (call with the lock held)
     def _keep_index(self, message: Message, built: Entry) -> None:
         if message.id in self._messages and self._index.keep(message.id, built):
-            self._signatures[bisect_left(self._order, message.id)] = built.search.signature
+            self._searches[bisect_left(self._order, message.id)] = built.search
             # Reading never evicts: the estimate made on arrival gives way to the size.
             self._held += built.size - _index_estimate(message.raw)
 
@@ -604,14 +650,16 @@ class MessageStore:
     def _unfile(self, message_id: int, name: str) -> None:
         """Take a message out of one of its mailboxes."""
         size = self._messages[message_id].size
+        self._removals += 1
         self._boxes.unfile(message_id, name, size, message_id in self._read)
 
     def _drop(self, message_id: int, *, evicted: bool = False) -> None:
         """Delete a message everywhere (the lock held)."""
         message = self._messages.pop(message_id)
+        self._removals += 1
         position = bisect_left(self._order, message_id)
         del self._order[position]
-        del self._signatures[position]
+        del self._searches[position]
         self._boxes.forget(message_id, message.size, message_id in self._read, evicted=evicted)
         self._forget(message)
 
@@ -629,7 +677,11 @@ class MessageStore:
         """Past a cap, drop cached models first, then the oldest messages: first those of
         a mailbox over its own cap (they leave it, and go when no other mailbox holds
         them), then the oldest of all."""
-        if self.max_bytes and self._held + self._parsed.bytes > self.max_bytes:
+        if (
+            self.max_bytes
+            and self._held + self._parsed.bytes + self._results.bytes > self.max_bytes
+        ):
+            self._results.clear()
             self._parsed.shrink(max(0, self.max_bytes - self._held))
         evicted: list[int] = []
         homes: dict[str, list[int]] = {}

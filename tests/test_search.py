@@ -202,3 +202,62 @@ def test_a_deep_page_is_a_slice(mail: list[tuple[bytes, Envelope]]) -> None:
     page = store.query(Filter(since=since), limit=20, offset=5)
     assert page.matched == len([i for i in ids if i > since])
     assert [m.id for m in page.messages] == [i for i in ids if i > since][5:25]
+
+
+def test_a_repeated_search_follows_mail_in_and_out(mail: list[tuple[bytes, Envelope]]) -> None:
+    """A search asked again compares only what arrived since: its answer must stay exact
+    as mail arrives, is deleted, leaves one mailbox, is evicted, or everything is cleared."""
+    store = MessageStore(Settings(max_messages=180, max_bytes=0))
+    store.create_mailbox("w1", ("*@w1.test",))
+    store.create_mailbox("h1", ("bcc1@hidden.test",))
+    queries = [
+        Filter(text="invoice"),
+        Filter(text="café", mailbox="w1"),
+        Filter(to="user2", mailbox="h1"),
+        Filter(sender="app3"),
+        Filter(subject="note 1", mailbox="w1"),
+        Filter(text="résumé naïve"),
+        Filter(text="ab", since=200),
+        Filter(text="x", mailbox="h1"),
+    ]
+    searches: dict[int, object] = {}
+    rng = random.Random(11)
+
+    def check(step: str) -> None:
+        for flt in queries:
+            scope = store.query(Filter(mailbox=flt.mailbox), limit=100_000).messages
+            truth = [
+                m.id
+                for m in scope
+                if flt.matches(m.id, searches.setdefault(m.id, index(m.raw, m.envelope)[1]))
+            ]
+            for _ in range(2):  # asked afresh, then again
+                found = [m.id for m in store.query(flt, limit=100_000).messages]
+                assert found == truth, (step, flt)
+                assert store.query(flt, limit=5, offset=2).matched == len(truth)
+
+    check("empty")
+    for round_ in range(6):
+        for raw, envelope in rng.sample(mail, 60):
+            store.add(raw, envelope, DELIVERY)
+        check(f"arrived {round_}")  # past 180 stored, the oldest are evicted
+        ids = [m.id for m in store.query(limit=100_000).messages]
+        for message_id in rng.sample(ids, 8):
+            store.delete(message_id, rng.choice([None, "w1", "h1"]))
+        check(f"deleted {round_}")
+        in_w1 = {m.id for m in store.query(Filter(mailbox="w1"), limit=100_000).messages}
+        in_both = [
+            m.id for m in store.query(Filter(mailbox="h1"), limit=100_000).messages if m.id in in_w1
+        ]
+        if in_both:  # it leaves one mailbox and stays in the other
+            store.delete(in_both[0], "w1")
+            check(f"left a mailbox {round_}")
+        store.delete_matching(Filter(text="invoice", mailbox="h1"))
+        check(f"deleted matching {round_}")
+        if round_ == 2:
+            store.delete_mailbox("w1")
+            store.create_mailbox("w1", ("*@w1.test",))
+            check("mailbox made again")
+        if round_ == 4:
+            store.clear()
+            check("cleared")
