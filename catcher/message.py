@@ -99,8 +99,10 @@ class Summary:
 
 @dataclass(frozen=True, slots=True)
 class SearchText:
-    """Lower-cased text of a message for the store's filters, built once, with the trigram
-    ``signature`` of ``everything`` that lets free-text search skip most messages."""
+    """Lower-cased text of a message for the store's filters, built once: ``everything``
+    is each distinct word of the subject, addresses, attachment names and body text
+    once, in the order they first appear, with the trigram ``signature`` that lets
+    free-text search skip most messages."""
 
     sender: str
     recipients: str
@@ -127,8 +129,12 @@ class SearchText:
         else:  # (html_text reads only a bounded prefix of the markup)
             body = html_text(parsed.html or "", limit)
         sender, recipients = sender.lower(), recipients.lower()
-        everything = "\n".join((subject, sender, recipients, names.lower(), body.lower()))
-        return cls(sender, recipients, subject, everything, signature(everything))
+        text = "\n".join((subject, sender, recipients, names.lower(), body.lower()))
+        # A query word holds no whitespace, so it is inside the text exactly when it is
+        # inside one of its words: each distinct word once is all a search needs, in
+        # less memory and less time to scan than the text.
+        words = dict.fromkeys(text.split())
+        return cls(sender, recipients, subject, " ".join(words), signature(words))
 
     @property
     def held_bytes(self) -> int:

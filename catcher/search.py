@@ -11,6 +11,7 @@ process (the indexing worker) means the same here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache, reduce
 from operator import or_
 
@@ -29,9 +30,10 @@ def _word_mask(word: str) -> int:
     return mask
 
 
-def signature(text: str) -> int:
-    """The fingerprint of ``text`` (already lower-cased, as searches are)."""
-    return reduce(or_, map(_word_mask, set(text.split())), 0)
+def signature(words: Iterable[str]) -> int:
+    """The fingerprint of a text from its distinct words (already lower-cased, as
+    searches are)."""
+    return reduce(or_, map(_word_mask, words), 0)
 
 
 def query_mask(words: list[str]) -> int:

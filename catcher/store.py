@@ -497,9 +497,12 @@ class MessageStore:
                     scope = self._ids(flt.mailbox)
                     present = self._messages if flt.mailbox is None else set(scope)
                     kept = [i for i in kept if i in present]
-            ids, searches = self._candidates(flt, known.upto if known is not None else None)
+            ids, searches, complete = self._candidates(
+                flt, known.upto if known is not None else None
+            )
         upto = ids[-1] if ids else known.upto if known is not None else 0
-        matched = kept + self._resolved(flt, *flt.select(ids, searches))
+        selected, texts = flt.select(ids, searches)
+        matched = kept + (selected if complete else self._resolved(flt, selected, texts))
         with self._cond:
             self._results.put(flt, Result(matched, upto, removals))
             if (
@@ -512,38 +515,37 @@ class MessageStore:
     def _matching_ids(self, flt: Filter) -> Iterator[int]:
         """Ids of the messages the filter matches, newest first, found a block at a time:
         for a caller that may want only the first few."""
-        ids, searches = self._candidates(flt)
+        ids, searches, complete = self._candidates(flt)
         if not flt.needs_content:
             yield from reversed(ids)
             return
         for end in range(len(ids), 0, -LAZY_BLOCK):
             start = max(0, end - LAZY_BLOCK)
-            block = flt.select(ids[start:end], searches[start:end])
-            yield from reversed(self._resolved(flt, *block))
+            selected, texts = flt.select(ids[start:end], searches[start:end])
+            yield from reversed(selected if complete else self._resolved(flt, selected, texts))
 
     def _candidates(
         self, flt: Filter, after: int | None = None
-    ) -> tuple[list[int], list[SearchText | None]]:
-        """The ids a filter looks at (oldest first; past ``after`` too, given it) and
-        their search texts, in step."""
+    ) -> tuple[list[int], list[SearchText | None], bool]:
+        """The ids a filter looks at (oldest first; past ``after`` too, given it), their
+        search texts in step, and whether every one of them is indexed (no None)."""
         with self._cond:
             order = self._ids(flt.mailbox)
             since = max(flt.since or 0, after or 0)
             first = bisect_right(order, since) if since else 0
             ids = order[first:]
+            complete = self._index.backlog == 0
             if not flt.needs_content:
-                return ids, []
+                return ids, [], complete
             if flt.mailbox is None:
-                return ids, self._searches[first:]
-            return ids, self._index.searches(ids)
+                return ids, self._searches[first:], complete
+            return ids, self._index.searches(ids), complete
 
     def _resolved(
         self, flt: Filter, ids: list[int], searches: list[SearchText | None]
     ) -> list[int]:
         """The ids of a selection, each one not indexed when it was taken now indexed and
         tested (or left out when it has since been deleted)."""
-        if all(searches):
-            return ids
         test = flt.matcher()
         resolved = []
         for message_id, search in zip(ids, searches, strict=True):
