@@ -1,4 +1,5 @@
-"""catcher under attack: ``python -m bench.attack`` (also ``python -m bench --only attack``).
+"""catcher under attack: ``python -m bench.attack`` (about 3 minutes; JSON to
+``bench/results/attack.json``).
 
 Each figure is taken against a catcher in its own process, with a baseline from the same
 run: memory at the byte cap against the cap itself, the time to take and open a hostile

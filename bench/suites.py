@@ -296,13 +296,17 @@ def _growth_round(sizes: Sizes, loop: str, client_loop: str, log: Log) -> dict[s
         first, cpu_a = _send_phase(server, corpus, 20, 0, half, 0, client_loop, record_done=True)
         rss_half = server.rss()  # at once: before the rest of the backlog is indexed
         index_a, _ = proc.indexing_cpu(server.pid)
+        # A window past the total goes on after it: the last window of a phase would
+        # otherwise end as its connections run out of work one by one, a slowdown of
+        # the client's own making that the first window does not have.
+        rest = total - half
         second, cpu_b = _send_phase(
-            server, corpus, 20, half, total - half, 0, client_loop, record_done=True
+            server, corpus, 20, half, rest + window, 0, client_loop, record_done=True
         )
         index_b, _ = proc.indexing_cpu(server.pid)
         raw = sum(len(corpus.message(i)[2]) for i in range(half)) / half
         first_rate = window / (first.done_at[window - 1] - first.started_at)
-        last_rate = window / (second.done_at[-1] - second.done_at[-window - 1])
+        last_rate = window / (second.done_at[rest - 1] - second.done_at[rest - window - 1])
         out["growth"] = {
             "total": total,
             "window": window,
@@ -313,13 +317,13 @@ def _growth_round(sizes: Sizes, loop: str, client_loop: str, log: Log) -> dict[s
             "second_half_per_second": round(second.rate, 1),
             "half_ratio": round(second.rate / first.rate, 3),
             "server_cpu_us_per_msg_first_half": round(cpu_a / half * 1e6, 1),
-            "server_cpu_us_per_msg_second_half": round(cpu_b / (total - half) * 1e6, 1),
+            "server_cpu_us_per_msg_second_half": round(cpu_b / (rest + window) * 1e6, 1),
             # The indexing worker's CPU (start-up included) by the end of each half.
             "indexing_cpu_us_per_msg_first_half": round(index_a / half * 1e6, 1),
             "indexing_cpu_us_per_msg_second_half": round(
-                (index_b - index_a) / (total - half) * 1e6, 1
+                (index_b - index_a) / (rest + window) * 1e6, 1
             ),
-            "window_rates": _window_rates(first, second, window),
+            "window_rates": _window_rates(first, second, window, rest),
             "failures": first.failures + second.failures,
             "load_average": load,
         }
@@ -333,13 +337,14 @@ def _growth_round(sizes: Sizes, loop: str, client_loop: str, log: Log) -> dict[s
 
 
 def _window_rates(
-    first: loadgen.LoadResult, second: loadgen.LoadResult, window: int
+    first: loadgen.LoadResult, second: loadgen.LoadResult, window: int, rest: int
 ) -> list[float]:
-    """Messages per second in each window of ``window`` messages, in order (the gap
-    between the halves, a /proc read, is left out)."""
+    """Messages per second in each window of ``window`` messages, in order, up to the
+    total (the gap between the halves, a /proc read, is left out; so is the window sent
+    past the total)."""
     rates = []
-    for half in (first, second):
-        marks = [half.started_at, *half.done_at]
+    for half, done in ((first, first.done_at), (second, second.done_at[:rest])):
+        marks = [half.started_at, *done]
         for end in range(window, len(marks), window):
             rates.append(round(window / (marks[end] - marks[end - window]), 1))
     return rates

@@ -232,9 +232,10 @@ def serve(settings: Settings) -> int:
     # Installed before anything starts, so a signal that comes early still stops cleanly.
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     _allow_open_files(2 * settings.max_connections + 1024)
-    from catcher.memory import keep_large_blocks_apart
+    from catcher.memory import freeze_stored_mail, keep_large_blocks_apart
 
     keep_large_blocks_apart()
+    freeze_stored_mail()
     catcher = Catcher(settings)
     try:
         try:

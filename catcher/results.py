@@ -16,9 +16,11 @@ from catcher.filters import Filter
 
 __all__ = ["Result", "Results"]
 
-# Searches remembered, and ids held across them all (8 bytes each).
+# Searches remembered, and ids held across them all.
 ENTRIES = 8
 MAX_IDS = 1_000_000
+# An id costs its place in a list, and its int once the message has gone.
+ID_BYTES = 8 + 28
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +43,7 @@ class Results:
 
     @property
     def bytes(self) -> int:
-        return self._ids * 8 + len(self._entries) * sys.getsizeof([])
+        return self._ids * ID_BYTES + len(self._entries) * sys.getsizeof([])
 
     def get(self, flt: Filter) -> Result | None:
         found = self._entries.get(flt)
@@ -50,19 +52,19 @@ class Results:
         return found
 
     def put(self, flt: Filter, result: Result) -> None:
-        self._drop(flt)
+        self.drop(flt)
         if len(result.ids) > MAX_IDS:
             return
         self._entries[flt] = result
         self._ids += len(result.ids)
         while len(self._entries) > ENTRIES or self._ids > MAX_IDS:
-            self._drop(next(iter(self._entries)))
+            self.drop(next(iter(self._entries)))
 
     def clear(self) -> None:
         self._entries.clear()
         self._ids = 0
 
-    def _drop(self, flt: Filter) -> None:
+    def drop(self, flt: Filter) -> None:
         gone = self._entries.pop(flt, None)
         if gone is not None:
             self._ids -= len(gone.ids)

@@ -14,7 +14,7 @@ from catcher.feed import Event, EventKind, Feed
 from catcher.filters import Filter
 from catcher.index import Entry, Index
 from catcher.mailboxes import Box, Mailboxes, MailboxStats, Router
-from catcher.memory import release
+from catcher.memory import grown, release
 from catcher.message import (
     SEARCH_TEXT_LIMIT,
     Delivery,
@@ -143,6 +143,7 @@ class MessageStore:
             self._evict(names)
             self._cond.notify_all()
         self._release_freed()
+        grown(len(self._messages))
         return message
 
     def delete(self, message_id: int, mailbox: str | None = None) -> bool:
@@ -155,7 +156,7 @@ class MessageStore:
         a mailbox, from that mailbox."""
         if flt.is_empty:
             return self.clear()
-        return self._remove(tuple(self._matches(flt)), flt.mailbox)
+        return self._remove(tuple(self._matches(flt, remember=False)), flt.mailbox)
 
     def clear(self) -> tuple[int, ...]:
         """Delete everything (the mailboxes stay, empty); returns the ids deleted."""
@@ -336,7 +337,7 @@ class MessageStore:
             if message.id in self._messages:  # never cache a message deleted meanwhile
                 self._parsed.put(message.id, parsed, held_bytes(parsed))
                 if self.max_bytes:
-                    self._parsed.shrink(self.max_bytes - self._held)
+                    self._parsed.shrink(self.max_bytes - self._held - self._results.bytes)
         return parsed
 
     def is_indexed(self, message_id: int) -> bool:
@@ -480,10 +481,11 @@ class MessageStore:
 
     # -- internals -------------------------------------------------------------------
 
-    def _matches(self, flt: Filter) -> list[int]:
+    def _matches(self, flt: Filter, *, remember: bool = True) -> list[int]:
         """Ids of every message the filter matches, oldest first (after ``since`` only).
         The index is caught up first rather than message by message; a search asked
-        again compares only the messages that arrived since."""
+        again compares only the messages that arrived since. ``remember=False``: the
+        matches are about to go (a delete), so they are not kept for next time."""
         if not flt.needs_content:
             return self._candidates(flt)[0]
         self._catch_up_index()
@@ -504,7 +506,10 @@ class MessageStore:
         selected, texts = flt.select(ids, searches)
         matched = kept + (selected if complete else self._resolved(flt, selected, texts))
         with self._cond:
-            self._results.put(flt, Result(matched, upto, removals))
+            if remember:
+                self._results.put(flt, Result(matched, upto, removals))
+            else:
+                self._results.drop(flt)
             if (
                 self.max_bytes
                 and self._held + self._parsed.bytes + self._results.bytes > self.max_bytes

@@ -339,3 +339,56 @@ def test_closing_the_store_ends_waits_at_once() -> None:
     assert time.monotonic() - began < 1
     assert sorted(map(repr, results)) == sorted([repr(None), repr(([], True))])
     assert store.wait_for(timeout=60) is None  # at once: nothing stored, and closed
+
+
+FROZEN_MAIL = """
+import gc
+import tracemalloc
+
+from catcher import memory
+from catcher.message import Delivery, Envelope
+from catcher.settings import Settings
+from catcher.store import Filter, MessageStore
+
+if FREEZE:
+    memory.freeze_stored_mail()
+store = MessageStore(Settings(max_messages=0, max_bytes=0))
+delivery = Delivery("127.0.0.1", "test", False, None)
+tracemalloc.start()
+baseline = tracemalloc.get_traced_memory()[0]
+for n in range(memory.FREEZE_STEP):
+    raw = b"Subject: note %d\\r\\n\\r\\n" % n + b"word " * 100
+    store.add(raw, Envelope("a@b.test", ("c@d.test",)), delivery)
+frozen = gc.get_freeze_count()
+assert len(store.query(Filter(text="word"), limit=10).messages) == 10  # indexes them all
+held = tracemalloc.get_traced_memory()[0] - baseline
+store.clear()
+gc.collect()
+left = tracemalloc.get_traced_memory()[0] - baseline
+print(frozen, held, left)
+"""
+
+
+def test_stored_mail_is_frozen_out_of_the_collector_and_still_freed_when_deleted() -> None:
+    """The command line keeps stored mail out of the collector's full passes; deleting
+    it must still give back everything it held, as it does unfrozen."""
+    import subprocess
+    import sys
+
+    def run(freeze: bool) -> tuple[int, int, int]:
+        code = f"FREEZE = {freeze}\n" + FROZEN_MAIL
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        frozen, held, left = map(int, done.stdout.split())
+        return frozen, held, left
+
+    frozen, held, left = run(True)
+    assert frozen >= 5000, "each stored message's objects were frozen"
+    assert held > 5000 * 500, "the mail and its index were held"
+    unfrozen, _, left_unfrozen = run(False)
+    assert unfrozen == 0
+    # What stays (the event history, cached query masks) is the same either way.
+    assert left < left_unfrozen + 256 * 1024, f"{left} bytes left, {left_unfrozen} unfrozen"
+    assert left < held / 2
