@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from catcher.cache import ParseCache, held_bytes
 from catcher.feed import Event, EventKind, Feed
 from catcher.filters import Filter
+from catcher.finding import Finding, Page
 from catcher.index import Entry, Index
 from catcher.mailboxes import Box, Mailboxes, MailboxStats, Router
 from catcher.memory import grown, release
@@ -25,7 +26,7 @@ from catcher.message import (
     index,
 )
 from catcher.parsing import Parsed, parse
-from catcher.results import Result, Results
+from catcher.results import Results
 from catcher.settings import Settings
 
 __all__ = ["Event", "Filter", "MailboxStats", "MessageStore", "Page", "StoreStats"]
@@ -42,18 +43,6 @@ RELEASE_AFTER = 16 * 1024 * 1024
 # background indexer (when one runs) and waits for, up to INDEX_WAIT seconds.
 INLINE_INDEX = 256
 INDEX_WAIT = 30.0
-# A search that may stop at its first matches (the newest match) compares this many
-# messages at a time.
-LAZY_BLOCK = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of a query: how many are stored, how many match, and the page itself."""
-
-    total: int
-    matched: int
-    messages: tuple[Message, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +62,7 @@ class StoreStats:
     unread: int
 
 
-class MessageStore:
+class MessageStore(Finding):
     """Messages in arrival order behind one condition variable.
 
     Inside the lock there are only dict and list operations and ``notify_all``: parsing,
@@ -280,31 +269,6 @@ class MessageStore:
     def __len__(self) -> int:
         return len(self._messages)
 
-    def latest(self, flt: Filter | None = None) -> Message | None:
-        """The newest message, or the newest one the filter matches."""
-        found = next(self._matching_ids(flt or Filter()), None)
-        return None if found is None else self._messages.get(found)
-
-    def query(self, flt: Filter | None = None, *, limit: int = 50, offset: int = 0) -> Page:
-        """Messages matching the filter, newest first, one page of them."""
-        flt = flt or Filter()
-        if not flt.needs_content:
-            # Only ids are compared: the page is a slice of the ordered ids.
-            with self._cond:
-                order = self._ids(flt.mailbox)
-                total = len(order)
-                first = bisect_right(order, flt.since) if flt.since is not None else 0
-                end = max(first, total - offset)
-                ids = order[max(first, end - limit) : end]
-                page = [self._messages[i] for i in reversed(ids)]
-            return Page(total, total - first, tuple(page))
-        total = len(self._ids(flt.mailbox))
-        matched = self._matches(flt)
-        end = max(0, len(matched) - offset)
-        ids = matched[max(0, end - limit) : end]
-        found = map(self._messages.get, reversed(ids))
-        return Page(total, len(matched), tuple(m for m in found if m is not None))
-
     def stats(self) -> StoreStats:
         with self._cond:
             return StoreStats(
@@ -347,14 +311,6 @@ class MessageStore:
         """Build the message's summary and search text now, if not built yet."""
         self._indexed(message)
 
-    def matches(self, flt: Filter, message: Message) -> bool:
-        """Whether the filter matches the message (indexing it first when it needs to)."""
-        if flt.mailbox is not None and flt.mailbox not in self._boxes.of(message.id):
-            return False
-        if not flt.needs_content:
-            return flt.matches(message.id, None)
-        return flt.matches(message.id, self._indexed(message).search)
-
     @property
     def received(self) -> int:
         """How many messages have ever been stored (deleted and evicted ones included)."""
@@ -396,37 +352,7 @@ class MessageStore:
     def parse_cache_limit(self) -> int:
         return self._parsed.max_bytes
 
-    # -- waiting ---------------------------------------------------------------------
-
-    def wait_for(self, flt: Filter | None = None, timeout: float = 10.0) -> Message | None:
-        """Return a matching message as soon as one exists, or None after ``timeout`` s
-        (or at once, once the store is closed).
-
-        With ``since`` the oldest match after it is returned, so consecutive waits walk
-        through arrivals in order; without it, the newest match already stored.
-        """
-        flt = flt or Filter()
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            checked_up_to = self._last_id
-        found = self._first_for_wait(flt)
-        while found is None:
-            with self._cond:
-                self._waiting += 1
-                try:
-                    while self._last_id == checked_up_to:
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0 or self._closed:
-                            return None
-                        self._cond.wait(remaining)
-                finally:
-                    self._waiting -= 1
-                order = self._ids(flt.mailbox)
-                start = bisect_right(order, checked_up_to)
-                fresh = [self._messages[i] for i in order[start:]]
-                checked_up_to = self._last_id
-            found = next((m for m in fresh if self.matches(flt, m)), None)
-        return found
+    # -- waiting (and wait_for, in Finding) -------------------------------------------
 
     @property
     def waiting(self) -> int:
@@ -480,99 +406,6 @@ class MessageStore:
             self._cond.notify_all()
 
     # -- internals -------------------------------------------------------------------
-
-    def _matches(self, flt: Filter, *, remember: bool = True) -> list[int]:
-        """Ids of every message the filter matches, oldest first (after ``since`` only).
-        The index is caught up first rather than message by message; a search asked
-        again compares only the messages that arrived since. ``remember=False``: the
-        matches are about to go (a delete), so they are not kept for next time."""
-        if not flt.needs_content:
-            return self._candidates(flt)[0]
-        self._catch_up_index()
-        with self._cond:
-            known = self._results.get(flt)
-            removals = self._removals
-            kept: list[int] = []
-            if known is not None:
-                kept = known.ids
-                if known.removals != removals:
-                    scope = self._ids(flt.mailbox)
-                    present = self._messages if flt.mailbox is None else set(scope)
-                    kept = [i for i in kept if i in present]
-            ids, searches, complete = self._candidates(
-                flt, known.upto if known is not None else None
-            )
-        upto = ids[-1] if ids else known.upto if known is not None else 0
-        selected, texts = flt.select(ids, searches)
-        matched = kept + (selected if complete else self._resolved(flt, selected, texts))
-        with self._cond:
-            if remember:
-                self._results.put(flt, Result(matched, upto, removals))
-            else:
-                self._results.drop(flt)
-            if (
-                self.max_bytes
-                and self._held + self._parsed.bytes + self._results.bytes > self.max_bytes
-            ):
-                self._results.clear()
-        return matched
-
-    def _matching_ids(self, flt: Filter) -> Iterator[int]:
-        """Ids of the messages the filter matches, newest first, found a block at a time:
-        for a caller that may want only the first few."""
-        ids, searches, complete = self._candidates(flt)
-        if not flt.needs_content:
-            yield from reversed(ids)
-            return
-        for end in range(len(ids), 0, -LAZY_BLOCK):
-            start = max(0, end - LAZY_BLOCK)
-            selected, texts = flt.select(ids[start:end], searches[start:end])
-            yield from reversed(selected if complete else self._resolved(flt, selected, texts))
-
-    def _candidates(
-        self, flt: Filter, after: int | None = None
-    ) -> tuple[list[int], list[SearchText | None], bool]:
-        """The ids a filter looks at (oldest first; past ``after`` too, given it), their
-        search texts in step, and whether every one of them is indexed (no None)."""
-        with self._cond:
-            order = self._ids(flt.mailbox)
-            since = max(flt.since or 0, after or 0)
-            first = bisect_right(order, since) if since else 0
-            ids = order[first:]
-            complete = self._index.backlog == 0
-            if not flt.needs_content:
-                return ids, [], complete
-            if flt.mailbox is None:
-                return ids, self._searches[first:], complete
-            return ids, self._index.searches(ids), complete
-
-    def _resolved(
-        self, flt: Filter, ids: list[int], searches: list[SearchText | None]
-    ) -> list[int]:
-        """The ids of a selection, each one not indexed when it was taken now indexed and
-        tested (or left out when it has since been deleted)."""
-        test = flt.matcher()
-        resolved = []
-        for message_id, search in zip(ids, searches, strict=True):
-            if search is None:
-                message = self._messages.get(message_id)
-                if message is None or not test(self._indexed(message).search):
-                    continue
-            resolved.append(message_id)
-        return resolved
-
-    def _first_for_wait(self, flt: Filter) -> Message | None:
-        if flt.since is None:
-            return self.latest(flt)
-        # The oldest match after ``since``: walk forward from it.
-        with self._cond:
-            order = self._ids(flt.mailbox)
-            ids = order[bisect_right(order, flt.since) :]
-        for message_id in ids:
-            message = self._messages.get(message_id)
-            if message is not None and self.matches(flt, message):
-                return message
-        return None
 
     def _catch_up_index(self) -> None:
         """Before a search: a long backlog is left to the background indexer (waited
