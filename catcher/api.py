@@ -52,15 +52,20 @@ class NotFound(HTTPException):
     code = 404
 
 
-@bp.errorhandler(BadRequest)
-def bad_request(exc: BadRequest) -> Response:
-    return wire.error(400, str(exc))
+def answer_errors_in_json(blueprint: Blueprint) -> None:
+    """A bad parameter as a 400, and any HTTP error, in JSON (keeping headers such as
+    ``Allow`` on a 405), for every route of ``blueprint``."""
+
+    @blueprint.errorhandler(BadRequest)
+    def bad_request(exc: BadRequest) -> Response:
+        return wire.error(400, str(exc))
+
+    @blueprint.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        return wire.http_error(exc)
 
 
-@bp.errorhandler(HTTPException)
-def http_error(exc: HTTPException) -> Response:
-    """Any HTTP error as JSON, keeping headers such as ``Allow`` on a 405."""
-    return wire.http_error(exc)
+answer_errors_in_json(bp)
 
 
 # -- reading parameters -----------------------------------------------------------------

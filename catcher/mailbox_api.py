@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from catcher import wire
-from catcher.api import BadRequest, NotFound, json_body, store
+from catcher.api import BadRequest, NotFound, answer_errors_in_json, json_body, store
 from catcher.mailboxes import MailboxError, MailboxStats, valid_name
 
 bp = Blueprint("mailboxes", __name__, url_prefix="/api/mailboxes")
@@ -19,14 +19,7 @@ class Conflict(HTTPException):
     code = 409
 
 
-@bp.errorhandler(BadRequest)
-def bad_request(exc: BadRequest) -> Response:
-    return wire.error(400, str(exc))
-
-
-@bp.errorhandler(HTTPException)
-def http_error(exc: HTTPException) -> Response:
-    return wire.http_error(exc)
+answer_errors_in_json(bp)
 
 
 @bp.get("")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from catcher.cache import ParseCache, held_bytes
-from catcher.feed import Event, EventKind, Feed
+from catcher.feed import Event, Feed
 from catcher.filters import Filter
 from catcher.finding import Finding, Page
 from catcher.index import Entry, Index
@@ -128,7 +128,7 @@ class MessageStore(Finding):
             self._bytes += len(raw)
             self._held += len(raw) + PER_MESSAGE + _index_estimate(raw)
             self._received += 1
-            self._emit("new", (message.id,), frozenset(names))
+            self._feed.emit("new", (message.id,), frozenset(names))
             self._evict(names)
             self._cond.notify_all()
         self._release_freed()
@@ -163,7 +163,7 @@ class MessageStore(Finding):
             self._freed += self._held
             self._bytes = self._held = 0
             self._deleted += len(ids)
-            self._emit("clear", ids, self._boxes.names())
+            self._feed.emit("clear", ids, self._boxes.names())
             self._cond.notify_all()
         self._release_freed()
         return ids
@@ -194,7 +194,7 @@ class MessageStore(Finding):
                     touched.setdefault(name, []).append(message_id)
                 changed.append(message_id)
             if changed:
-                self._emit("read", tuple(changed), *_scoped(touched))
+                self._feed.emit("read", tuple(changed), *_scoped(touched))
                 self._cond.notify_all()
         return tuple(changed)
 
@@ -211,7 +211,7 @@ class MessageStore(Finding):
         anything is invalid."""
         with self._cond:
             box = self._boxes.create(name, recipients, smtp_user, smtp_password)
-            self._emit("mailbox", (), frozenset((name,)))
+            self._feed.emit("mailbox", (), frozenset((name,)))
             self._cond.notify_all()
         return box
 
@@ -223,7 +223,7 @@ class MessageStore(Finding):
                 return None
             removed = self._remove(tuple(self._boxes.ids(name)), name)
             self._boxes.remove(name)
-            self._emit("mailbox", (), frozenset((name,)))
+            self._feed.emit("mailbox", (), frozenset((name,)))
             self._cond.notify_all()
         return removed
 
@@ -448,17 +448,6 @@ class MessageStore(Finding):
         """The ordered ids of a mailbox (of All mail for None); empty for no such mailbox."""
         return self._order if mailbox is None else self._boxes.ids(mailbox)
 
-    def _emit(
-        self,
-        kind: EventKind,
-        ids: tuple[int, ...],
-        mailboxes: frozenset[str] = frozenset(),
-        by_mailbox: tuple[tuple[str, tuple[int, ...]], ...] = (),
-        *,
-        everywhere: bool = True,
-    ) -> None:
-        self._feed.emit(kind, ids, mailboxes, by_mailbox, everywhere)
-
     def _remove(self, ids: tuple[int, ...], mailbox: str | None) -> tuple[int, ...]:
         """Delete messages (from one mailbox only, given one); the ids that went from it."""
         gone: list[int] = []
@@ -479,9 +468,11 @@ class MessageStore(Finding):
                     gone.append(message_id)
             if gone:
                 self._deleted += len(gone)
-                self._emit("delete", tuple(gone), *_scoped(touched))
+                self._feed.emit("delete", tuple(gone), *_scoped(touched))
             if unfiled:
-                self._emit("delete", tuple(unfiled), frozenset((mailbox or "",)), everywhere=False)
+                self._feed.emit(
+                    "delete", tuple(unfiled), frozenset((mailbox or "",)), everywhere=False
+                )
             if gone or unfiled:
                 self._cond.notify_all()
         self._release_freed()
@@ -530,7 +521,7 @@ class MessageStore(Finding):
                 for oldest in self._boxes.over_cap(name, self.mailbox_max_messages):
                     if len(self._boxes.of(oldest)) > 1:
                         self._unfile(oldest, name)
-                        self._emit("delete", (oldest,), frozenset((name,)), everywhere=False)
+                        self._feed.emit("delete", (oldest,), frozenset((name,)), everywhere=False)
                     else:
                         evicted.append(oldest)
                         homes.setdefault(name, []).append(oldest)
@@ -547,7 +538,7 @@ class MessageStore(Finding):
             self._drop(oldest, evicted=True)
         if evicted:
             self._evicted += len(evicted)
-            self._emit("delete", tuple(evicted), *_scoped(homes))
+            self._feed.emit("delete", tuple(evicted), *_scoped(homes))
             self._boxes.reap(homes)
 
     def _release_freed(self) -> None:
