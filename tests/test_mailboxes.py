@@ -420,3 +420,26 @@ def test_a_mailbox_stream_hears_only_its_own_ids(catcher: Catcher, http: Http) -
     listener.join(30)
     ((kind, data),) = heard["events"]
     assert kind == "read" and data["ids"] == [mine] and data["read"] is True
+
+
+def test_at_the_mailbox_cap_new_ones_are_refused_and_mail_still_lands(
+    make_catcher: Callable[..., Catcher],
+) -> None:
+    from catcher.mailboxes import MAX_MAILBOXES
+
+    catcher = make_catcher()
+    http = Http(catcher.url)
+    for n in range(MAX_MAILBOXES):  # (made through the store: 10,000 requests add nothing)
+        catcher.store.create_mailbox(f"box{n}")
+    status, payload = http.json("POST", "/api/mailboxes", {"name": "one-more"})
+    assert status == 400 and f"at most {MAX_MAILBOXES} mailboxes" in payload["error"]
+    # Routing makes no mailbox past the cap either: tagged mail goes to default, kept.
+    send(catcher, ["ada+newtag@example.com"], "past the cap")
+    assert subjects(http, "mailbox=default") == ["past the cap"]
+    assert http.json("GET", "/api/mailboxes/newtag")[0] == 404
+    # default, made past the cap, counts too: room again once two go.
+    assert len(http.get("/api/mailboxes")["mailboxes"]) == MAX_MAILBOXES + 1
+    for name in ("box0", "box1"):
+        assert http.json("DELETE", f"/api/mailboxes/{name}")[0] == 200
+    status, payload = http.json("POST", "/api/mailboxes", {"name": "one-more"})
+    assert status == 201, payload

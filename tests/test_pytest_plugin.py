@@ -751,3 +751,15 @@ def test_docs_shared_example_runs(
     result = run_subprocess(project, *XDIST, f"--catcher-url={shared.url}")
     result.assert_outcomes(passed=1)
     assert shared.store.stats().received == 1 and shared.store.mailboxes() == []
+
+
+def test_a_shared_catcher_that_is_not_there_is_reported_plainly(project: pytest.Pytester) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    project.makepyfile("def test_sends(mailbox):\n    assert False, 'never reached'\n")
+    result = run_subprocess(project, f"--catcher-url=http://127.0.0.1:{port}")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([f"*catcher at http://127.0.0.1:{port}:*"])
+    result.stdout.no_fnmatch_line("*never reached*")
+    result.stdout.no_fnmatch_line("*Traceback*")
