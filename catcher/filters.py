@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from itertools import compress
 
 from catcher.message import SearchText
-from catcher.search import query_mask
+from catcher.search import fold, query_mask
 
 __all__ = ["Filter"]
 
@@ -19,7 +19,7 @@ SAMPLE = 256
 class Filter:
     """Which messages a query, delete or wait is about; every given field must match.
 
-    Text fields match case-insensitively as substrings; ``text`` is free text where each
+    Text fields match as substrings, case folded; ``text`` is free text where each
     whitespace-separated word must appear somewhere in the subject, addresses, body text
     or attachment names. ``since`` keeps only ids after it; ``mailbox`` only the messages
     in that mailbox.
@@ -54,14 +54,14 @@ class Filter:
         """The trigram bits every match's signature has: each field's words lie whole
         inside one word of the message's text, whichever field they are for."""
         fields = (self.to, self.sender, self.subject, self.text)
-        return query_mask(" ".join(f for f in fields if f).lower().split())
+        return query_mask(fold(" ".join(f for f in fields if f)).split())
 
     def matcher(self) -> Callable[[SearchText], bool]:
-        """The content test alone, with its strings lower-cased once: for many messages."""
-        to = (self.to or "").lower()
-        sender = (self.sender or "").lower()
-        subject = (self.subject or "").lower()
-        words = (self.text or "").lower().split()
+        """The content test alone, with its strings folded once: for many messages."""
+        to = fold(self.to or "")
+        sender = fold(self.sender or "")
+        subject = fold(self.subject or "")
+        words = fold(self.text or "").split()
         mask = self.mask
 
         def test(search: SearchText) -> bool:
@@ -88,17 +88,17 @@ class Filter:
         kept_ids, kept = ids, searches
         # The fields' own texts are short: comparing them costs less than a signature.
         if self.to:
-            to = self.to.lower()
+            to = fold(self.to)
             kept_ids, kept = _keep(kept_ids, kept, [s is None or to in s.recipients for s in kept])
         if self.sender:
-            sender = self.sender.lower()
+            sender = fold(self.sender)
             kept_ids, kept = _keep(kept_ids, kept, [s is None or sender in s.sender for s in kept])
         if self.subject:
-            subject = self.subject.lower()
+            subject = fold(self.subject)
             kept_ids, kept = _keep(
                 kept_ids, kept, [s is None or subject in s.subject for s in kept]
             )
-        words = (self.text or "").lower().split()
+        words = fold(self.text or "").split()
         mask = query_mask(words)
         if mask and _rules_out_many(kept, mask):
             kept_ids, kept = _keep(

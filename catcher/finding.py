@@ -41,6 +41,18 @@ class Page:
     messages: tuple[Message, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    """The ids a filter looks at (oldest first), their search texts in step (none when
+    the filter reads no text), whether every one was indexed (no None among them), and
+    how many messages its mailbox held."""
+
+    ids: list[int]
+    searches: list[SearchText | None]
+    complete: bool
+    total: int
+
+
 class Finding:
     """The store's reading side: ``latest``, ``query``, ``matches`` and ``wait_for``."""
 
@@ -84,8 +96,7 @@ class Finding:
                 ids = order[max(first, end - limit) : end]
                 page = [self._messages[i] for i in reversed(ids)]
             return Page(total, total - first, tuple(page))
-        total = len(self._ids(flt.mailbox))
-        matched = self._matches(flt)
+        matched, total = self._matches(flt)
         end = max(0, len(matched) - offset)
         ids = matched[max(0, end - limit) : end]
         found = map(self._messages.get, reversed(ids))
@@ -131,13 +142,15 @@ class Finding:
 
     # -- internals -------------------------------------------------------------------
 
-    def _matches(self, flt: Filter, *, remember: bool = True) -> list[int]:
-        """Ids of every message the filter matches, oldest first (after ``since`` only).
+    def _matches(self, flt: Filter, *, remember: bool = True) -> tuple[list[int], int]:
+        """Ids of every message the filter matches, oldest first (after ``since`` only),
+        and how many messages its mailbox (or All mail) held when they were taken.
         The index is caught up first rather than message by message; a search asked
         again compares only the messages that arrived since. ``remember=False``: the
         matches are about to go (a delete), so they are not kept for next time."""
         if not flt.needs_content:
-            return self._candidates(flt)[0]
+            taken = self._candidates(flt)
+            return taken.ids, taken.total
         self._catch_up_index()
         with self._cond:
             known = self._results.get(flt)
@@ -149,12 +162,13 @@ class Finding:
                     scope = self._ids(flt.mailbox)
                     present = self._messages if flt.mailbox is None else set(scope)
                     kept = [i for i in kept if i in present]
-            ids, searches, complete = self._candidates(
-                flt, known.upto if known is not None else None
-            )
+            taken = self._candidates(flt, known.upto if known is not None else None)
+        ids = taken.ids
         upto = ids[-1] if ids else known.upto if known is not None else 0
-        selected, texts = flt.select(ids, searches)
-        matched = kept + (selected if complete else self._resolved(flt, selected, texts))
+        selected, texts = flt.select(ids, taken.searches)
+        if not taken.complete:
+            selected = self._resolved(flt, selected, texts)
+        matched = kept + selected
         with self._cond:
             if remember:
                 self._results.put(flt, Result(matched, upto, removals))
@@ -165,25 +179,25 @@ class Finding:
                 and self._held + self._parsed.bytes + self._results.bytes > self.max_bytes
             ):
                 self._results.clear()
-        return matched
+        return matched, taken.total
 
     def _matching_ids(self, flt: Filter) -> Iterator[int]:
         """Ids of the messages the filter matches, newest first, found a block at a time:
         for a caller that may want only the first few."""
-        ids, searches, complete = self._candidates(flt)
+        taken = self._candidates(flt)
+        ids, searches = taken.ids, taken.searches
         if not flt.needs_content:
             yield from reversed(ids)
             return
         for end in range(len(ids), 0, -LAZY_BLOCK):
             start = max(0, end - LAZY_BLOCK)
             selected, texts = flt.select(ids[start:end], searches[start:end])
-            yield from reversed(selected if complete else self._resolved(flt, selected, texts))
+            if not taken.complete:
+                selected = self._resolved(flt, selected, texts)
+            yield from reversed(selected)
 
-    def _candidates(
-        self, flt: Filter, after: int | None = None
-    ) -> tuple[list[int], list[SearchText | None], bool]:
-        """The ids a filter looks at (oldest first; past ``after`` too, given it), their
-        search texts in step, and whether every one of them is indexed (no None)."""
+    def _candidates(self, flt: Filter, after: int | None = None) -> _Taken:
+        """What a filter looks at, taken in one hold of the lock."""
         with self._cond:
             order = self._ids(flt.mailbox)
             since = max(flt.since or 0, after or 0)
@@ -191,10 +205,12 @@ class Finding:
             ids = order[first:]
             complete = self._index.backlog == 0
             if not flt.needs_content:
-                return ids, [], complete
-            if flt.mailbox is None:
-                return ids, self._searches[first:], complete
-            return ids, self._index.searches(ids), complete
+                searches: list[SearchText | None] = []
+            elif flt.mailbox is None:
+                searches = self._searches[first:]
+            else:
+                searches = self._index.searches(ids)
+            return _Taken(ids, searches, complete, len(order))
 
     def _resolved(
         self, flt: Filter, ids: list[int], searches: list[SearchText | None]

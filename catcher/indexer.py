@@ -12,6 +12,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+from catcher import memory
 from catcher.index_worker import Job, Record, read_frame, unflatten, write_frame
 from catcher.store import MessageStore
 
@@ -30,6 +31,9 @@ BATCH_BYTES = 8 * 1024 * 1024
 POLL = 0.05
 # Without a worker, a small backlog is indexed here once intake has been quiet this long.
 QUIET = 0.2
+# Once no mail has arrived for this long, what the collector could not reach since the
+# last freeze is swept (catcher.memory; only when the command line freezes).
+SWEEP_AFTER = 2.0
 
 
 class _Worker:
@@ -117,6 +121,7 @@ class Indexer:
     def _run(self) -> None:
         store = self.store
         arrivals: deque[tuple[float, int]] = deque()
+        last_arrival = (time.monotonic(), store.received)
         try:
             while not self._stop.is_set() and not store.closed:
                 # What arrived in the last second: a burst starts the worker even while
@@ -125,8 +130,12 @@ class Indexer:
                 arrivals.append((now, received))
                 while arrivals[0][0] < now - 1.0:
                     arrivals.popleft()
+                if received != last_arrival[1]:
+                    last_arrival = (now, received)
                 busy = max(store.unindexed, received - arrivals[0][1]) >= self.worker_after
                 if not store.unindexed:
+                    if now - last_arrival[0] >= SWEEP_AFTER:
+                        memory.sweep()
                     self._stop.wait(POLL)
                 elif self._worker is not None or (self.use_worker and busy):
                     self._hand_over()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from catcher.parsing import Address, Parsed, addresses_text, html_text, parse
-from catcher.search import signature
+from catcher.search import fold, signature
 
 __all__ = ["Delivery", "Envelope", "Message", "SearchText", "Summary", "index"]
 
@@ -99,7 +99,7 @@ class Summary:
 
 @dataclass(frozen=True, slots=True)
 class SearchText:
-    """Lower-cased text of a message for the store's filters, built once: ``everything``
+    """Case-folded text of a message for the store's filters, built once: ``everything``
     is each distinct word of the subject, addresses, attachment names and body text
     once, in the order they first appear, with the trigram ``signature`` that lets
     free-text search skip most messages."""
@@ -122,14 +122,13 @@ class SearchText:
                 addresses_text(parsed.bcc),
             )
         )
-        subject = parsed.subject[:limit].lower()
+        subject = fold(parsed.subject[:limit])
         names = " ".join(p.filename for p in parsed.parts[:1000] if p.filename)[:limit]
-        if parsed.text is not None:
-            body = parsed.text[:limit]
-        else:  # (html_text reads only a bounded prefix of the markup)
-            body = html_text(parsed.html or "", limit)
-        sender, recipients = sender.lower(), recipients.lower()
-        text = "\n".join((subject, sender, recipients, names.lower(), body.lower()))
+        body = parsed.text[:limit] if parsed.text is not None else ""
+        if not body.strip():  # (as the snippet: an empty text part leaves it to the HTML)
+            body = html_text(parsed.html or "", limit)  # (reads a bounded prefix of markup)
+        sender, recipients = fold(sender), fold(recipients)
+        text = "\n".join((subject, sender, recipients, fold(names), fold(body)))
         # A query word holds no whitespace, so it is inside the text exactly when it is
         # inside one of its words: each distinct word once is all a search needs, in
         # less memory and less time to scan than the text.

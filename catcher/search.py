@@ -15,9 +15,16 @@ from collections.abc import Iterable
 from functools import lru_cache, reduce
 from operator import or_
 
-__all__ = ["BITS", "query_mask", "signature"]
+__all__ = ["BITS", "fold", "query_mask", "signature"]
 
 BITS = 2048
+
+
+def fold(text: str) -> str:
+    """Text as searches compare it, both the message's and the query's: case folded, so
+    ``STRASSE`` finds ``Straße`` and a final sigma matches any other (``str.lower`` for
+    ASCII, where it is the same and faster)."""
+    return text.lower() if text.isascii() else text.casefold()
 
 
 @lru_cache(maxsize=16384)
@@ -31,8 +38,8 @@ def _word_mask(word: str) -> int:
 
 
 def signature(words: Iterable[str]) -> int:
-    """The fingerprint of a text from its distinct words (already lower-cased, as
-    searches are)."""
+    """The fingerprint of a text from its distinct words (already folded, as searches
+    are)."""
     return reduce(or_, map(_word_mask, words), 0)
 
 

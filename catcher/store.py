@@ -145,7 +145,7 @@ class MessageStore(Finding):
         a mailbox, from that mailbox."""
         if flt.is_empty:
             return self.clear()
-        return self._remove(tuple(self._matches(flt, remember=False)), flt.mailbox)
+        return self._remove(tuple(self._matches(flt, remember=False)[0]), flt.mailbox)
 
     def clear(self) -> tuple[int, ...]:
         """Delete everything (the mailboxes stay, empty); returns the ids deleted."""

@@ -261,3 +261,40 @@ def test_a_repeated_search_follows_mail_in_and_out(mail: list[tuple[bytes, Envel
         if round_ == 4:
             store.clear()
             check("cleared")
+
+
+def test_search_folds_case_as_unicode_does_and_reads_html_when_the_text_is_empty() -> None:
+    from email.message import EmailMessage
+    from email.policy import SMTP
+
+    def mail(subject: str, text: str, html: str | None = None) -> bytes:
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "a@b.test", "c@d.test", subject
+        message.set_content(text)
+        if html is not None:
+            message.add_alternative(html, subtype="html")
+        return message.as_bytes(policy=SMTP)
+
+    store = MessageStore(Settings(max_messages=0, max_bytes=0))
+    greek, german, html_only, plain = (
+        store.add(raw, Envelope("a@b.test", ("c@d.test",)), DELIVERY).id
+        for raw in (
+            mail("ΟΔΟΣΑ", "nothing here"),
+            mail("Straße", "the ﬁle is attached"),
+            mail("alternative", "", "<p>only<b>in</b>html</p>"),
+            mail("plain", "Grüße aus Köln"),
+        )
+    )
+    expectations = {
+        Filter(text="ΟΔΟΣ"): [greek],  # upper case, read as a word-final sigma when alone
+        Filter(subject="οδος"): [greek],
+        Filter(text="STRASSE"): [german],
+        Filter(subject="strasse"): [german],
+        Filter(text="FILE"): [german],
+        Filter(text="onlyinhtml"): [html_only],
+        Filter(text="GRÜSSE köln"): [plain],
+        Filter(text="grüße"): [plain],
+    }
+    for flt, ids in expectations.items():
+        assert [m.id for m in store.query(flt).messages] == ids, flt
+        assert store.matches(flt, store.get(ids[0])), flt
