@@ -5,176 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from catcher import __version__
-
-_ADDRESS = {
-    "type": "object",
-    "required": ["name", "address"],
-    "properties": {"name": {"type": "string"}, "address": {"type": "string"}},
-}
-_ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {"error": {"type": "string", "description": "what was wrong"}},
-}
-_SUMMARY = {
-    "type": "object",
-    "required": [
-        "id",
-        "received_at",
-        "envelope",
-        "from",
-        "to",
-        "to_count",
-        "cc",
-        "cc_count",
-        "subject",
-        "size",
-        "attachments",
-        "snippet",
-        "read",
-        "defect_count",
-        "mailboxes",
-    ],
-    "properties": {
-        "id": {"type": "integer", "minimum": 1},
-        "received_at": {"type": "string", "format": "date-time"},
-        "envelope": {
-            "type": "object",
-            "required": ["mail_from", "rcpt_to", "rcpt_count"],
-            "properties": {
-                "mail_from": {"type": "string"},
-                "rcpt_to": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "description": "in lists, the first 50; in a message, all",
-                },
-                "rcpt_count": {"type": "integer"},
-            },
-        },
-        "from": {"oneOf": [{"$ref": "#/components/schemas/Address"}, {"type": "null"}]},
-        "to": {
-            "type": "array",
-            "items": {"$ref": "#/components/schemas/Address"},
-            "description": "in lists, the first 50; in a message, all",
-        },
-        "to_count": {"type": "integer", "description": "how many addresses To names"},
-        "cc": {
-            "type": "array",
-            "items": {"$ref": "#/components/schemas/Address"},
-            "description": "in lists, the first 50; in a message, all",
-        },
-        "cc_count": {"type": "integer"},
-        "subject": {"type": "string"},
-        "size": {"type": "integer", "description": "bytes received"},
-        "attachments": {"type": "integer"},
-        "snippet": {"type": "string", "maxLength": 200},
-        "read": {"type": "boolean"},
-        "defect_count": {"type": "integer", "description": "how many parsing problems were found"},
-        "mailboxes": {"type": "array", "items": {"type": "string"}},
-    },
-}
-_PART = {
-    "type": "object",
-    "required": [
-        "part_id",
-        "content_type",
-        "charset",
-        "filename",
-        "size",
-        "content_id",
-        "disposition",
-        "is_attachment",
-        "url",
-    ],
-    "properties": {
-        "part_id": {"type": "string", "examples": ["1", "2.1"]},
-        "content_type": {"type": "string"},
-        "charset": {"type": ["string", "null"]},
-        "filename": {"type": ["string", "null"]},
-        "size": {"type": "integer", "description": "decoded bytes"},
-        "content_id": {"type": ["string", "null"]},
-        "disposition": {"type": "string", "enum": ["inline", "attachment", ""]},
-        "is_attachment": {"type": "boolean"},
-        "url": {"type": "string"},
-    },
-}
-_NULLABLE_STRING = {"type": ["string", "null"]}
-_DETAIL = {
-    "allOf": [
-        {"$ref": "#/components/schemas/Summary"},
-        {
-            "type": "object",
-            "required": [
-                "smtp",
-                "from_all",
-                "bcc",
-                "reply_to",
-                "date",
-                "date_raw",
-                "message_id",
-                "headers",
-                "text",
-                "html",
-                "remote_resources",
-                "parts",
-                "urls",
-            ],
-            "properties": {
-                "smtp": {
-                    "type": "object",
-                    "required": ["client_address", "helo", "tls", "auth_user"],
-                    "properties": {
-                        "client_address": {"type": "string"},
-                        "helo": {"type": "string"},
-                        "tls": {"type": "boolean"},
-                        "auth_user": _NULLABLE_STRING,
-                    },
-                },
-                "from_all": {"type": "array", "items": {"$ref": "#/components/schemas/Address"}},
-                "bcc": {"type": "array", "items": {"$ref": "#/components/schemas/Address"}},
-                "reply_to": {"type": "array", "items": {"$ref": "#/components/schemas/Address"}},
-                "date": {"type": ["string", "null"], "format": "date-time"},
-                "date_raw": _NULLABLE_STRING,
-                "message_id": _NULLABLE_STRING,
-                "headers": {"$ref": "#/components/schemas/Headers"},
-                "text": _NULLABLE_STRING,
-                "html": _NULLABLE_STRING,
-                "remote_resources": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "description": "remote URLs the HTML loads when shown (images, styles)",
-                },
-                "parts": {"type": "array", "items": {"$ref": "#/components/schemas/Part"}},
-                "defects": {"type": "array", "items": {"type": "string"}},
-                "urls": {
-                    "type": "object",
-                    "properties": {
-                        "raw": {"type": "string"},
-                        "source": {"type": "string"},
-                        "html": _NULLABLE_STRING,
-                        "text": _NULLABLE_STRING,
-                    },
-                },
-            },
-        },
-    ]
-}
-_HEADERS = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "required": ["name", "value"],
-        "properties": {"name": {"type": "string"}, "value": {"type": "string"}},
-    },
-}
-_DELETED = {
-    "type": "object",
-    "required": ["deleted", "ids"],
-    "properties": {
-        "deleted": {"type": "integer"},
-        "ids": {"type": "array", "items": {"type": "integer"}},
-    },
-}
+from catcher.openapi.schemas import COMPONENTS, DELETED
 
 
 def _param(
@@ -212,40 +43,29 @@ FILTERS = [
     ),
 ]
 MAILBOX_NAME = _param("name", "a mailbox name", NAME_SCHEMA, "path")
-_MAILBOX = {
-    "type": "object",
-    "required": ["name", "messages", "unread", "bytes", "evicted", "created", "routing"],
-    "properties": {
-        "name": {"type": "string"},
-        "messages": {"type": "integer"},
-        "unread": {"type": "integer"},
-        "bytes": {"type": "integer"},
-        "evicted": {"type": "integer", "description": "messages the caps pushed out of it"},
-        "created": {"type": "string", "format": "date-time"},
-        "routing": {
-            "type": "object",
-            "required": ["origin", "recipients", "smtp_user", "plus_tag"],
-            "properties": {
-                "origin": {"enum": ["api", "login", "tag", "default"]},
-                "recipients": {"type": "array", "items": {"type": "string"}},
-                "smtp_user": {"type": ["string", "null"]},
-                "plus_tag": {"type": ["string", "null"], "description": "null with --no-plus-tags"},
-            },
-        },
-        "smtp_password": {"type": ["string", "null"], "description": "only when made"},
-    },
-}
 _READ_BODY = {
-    "required": True,
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["read"],
-                "additionalProperties": False,
-                "properties": {"read": {"type": "boolean"}},
-            }
-        }
+    "type": "object",
+    "required": ["read"],
+    "additionalProperties": False,
+    "properties": {"read": {"type": "boolean"}},
+}
+_NEW_MAILBOX = {
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {
+        "name": NAME_SCHEMA,
+        "recipients": {
+            "type": "array",
+            "maxItems": 100,
+            "items": {"type": "string", "minLength": 1, "maxLength": 320},
+        },
+        "smtp_user": {"type": "string", "minLength": 1, "maxLength": 256},
+        "smtp_password": {
+            "type": "string",
+            "description": "the login's password (the login is the name when smtp_user "
+            "is not given)",
+        },
     },
 }
 IDENT = _param(
@@ -255,6 +75,10 @@ IDENT = _param(
     "path",
 )
 PART_ID = _param("part_id", "a part id such as 1 or 2.1", {"type": "string"}, "path")
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
@@ -346,44 +170,7 @@ def document() -> dict[str, Any]:
                 },
                 "post": {
                     "summary": "make a mailbox",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["name"],
-                                    "additionalProperties": False,
-                                    "properties": {
-                                        "name": {
-                                            "type": "string",
-                                            "pattern": NAME_SCHEMA["pattern"],
-                                            "maxLength": 64,
-                                        },
-                                        "recipients": {
-                                            "type": "array",
-                                            "maxItems": 100,
-                                            "items": {
-                                                "type": "string",
-                                                "minLength": 1,
-                                                "maxLength": 320,
-                                            },
-                                        },
-                                        "smtp_user": {
-                                            "type": "string",
-                                            "minLength": 1,
-                                            "maxLength": 256,
-                                        },
-                                        "smtp_password": {
-                                            "type": "string",
-                                            "description": "the login's password (the login "
-                                            "is the name when smtp_user is not given)",
-                                        },
-                                    },
-                                }
-                            }
-                        },
-                    },
+                    "requestBody": _json_body(_NEW_MAILBOX),
                     "responses": {
                         "201": _json({"$ref": "#/components/schemas/Mailbox"}, "made"),
                         "400": _BAD,
@@ -471,12 +258,12 @@ def document() -> dict[str, Any]:
                 "delete": {
                     "summary": "delete all, or those matching the filters",
                     "parameters": FILTERS,
-                    "responses": {"200": _json(_DELETED), "400": _BAD, "404": _NOT_FOUND},
+                    "responses": {"200": _json(DELETED), "400": _BAD, "404": _NOT_FOUND},
                 },
                 "patch": {
                     "summary": "mark every message the filters match read or unread",
                     "parameters": FILTERS,
-                    "requestBody": _READ_BODY,
+                    "requestBody": _json_body(_READ_BODY),
                     "responses": {
                         "200": _json(
                             {
@@ -521,19 +308,7 @@ def document() -> dict[str, Any]:
                 "patch": {
                     "summary": "mark read or unread",
                     "parameters": with_id,
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["read"],
-                                    "additionalProperties": False,
-                                    "properties": {"read": {"type": "boolean"}},
-                                }
-                            }
-                        },
-                    },
+                    "requestBody": _json_body(_READ_BODY),
                     "responses": {
                         "200": _json({"$ref": "#/components/schemas/Summary"}),
                         "400": _BAD,
@@ -543,7 +318,7 @@ def document() -> dict[str, Any]:
                 "delete": {
                     "summary": "delete one message",
                     "parameters": with_id,
-                    "responses": {"200": _json(_DELETED), "400": _BAD, "404": _NOT_FOUND},
+                    "responses": {"200": _json(DELETED), "400": _BAD, "404": _NOT_FOUND},
                 },
             },
             "/api/messages/{ident}/raw": {
@@ -654,15 +429,5 @@ def document() -> dict[str, Any]:
                 }
             },
         },
-        "components": {
-            "schemas": {
-                "Address": _ADDRESS,
-                "Error": _ERROR,
-                "Mailbox": _MAILBOX,
-                "Summary": _SUMMARY,
-                "Detail": _DETAIL,
-                "Part": _PART,
-                "Headers": _HEADERS,
-            }
-        },
+        "components": {"schemas": COMPONENTS},
     }

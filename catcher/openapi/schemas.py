@@ -1,0 +1,211 @@
+"""The shapes of what the JSON API answers (``wire.py``'s output) as JSON Schema: the
+OpenAPI document's components."""
+
+from __future__ import annotations
+
+__all__ = ["COMPONENTS", "DELETED"]
+
+ADDRESS = {
+    "type": "object",
+    "required": ["name", "address"],
+    "properties": {"name": {"type": "string"}, "address": {"type": "string"}},
+}
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string", "description": "what was wrong"}},
+}
+SUMMARY = {
+    "type": "object",
+    "required": [
+        "id",
+        "received_at",
+        "envelope",
+        "from",
+        "to",
+        "to_count",
+        "cc",
+        "cc_count",
+        "subject",
+        "size",
+        "attachments",
+        "snippet",
+        "read",
+        "defect_count",
+        "mailboxes",
+    ],
+    "properties": {
+        "id": {"type": "integer", "minimum": 1},
+        "received_at": {"type": "string", "format": "date-time"},
+        "envelope": {
+            "type": "object",
+            "required": ["mail_from", "rcpt_to", "rcpt_count"],
+            "properties": {
+                "mail_from": {"type": "string"},
+                "rcpt_to": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "in lists, the first 50; in a message, all",
+                },
+                "rcpt_count": {"type": "integer"},
+            },
+        },
+        "from": {"oneOf": [{"$ref": "#/components/schemas/Address"}, {"type": "null"}]},
+        "to": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Address"},
+            "description": "in lists, the first 50; in a message, all",
+        },
+        "to_count": {"type": "integer", "description": "how many addresses To names"},
+        "cc": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Address"},
+            "description": "in lists, the first 50; in a message, all",
+        },
+        "cc_count": {"type": "integer"},
+        "subject": {"type": "string"},
+        "size": {"type": "integer", "description": "bytes received"},
+        "attachments": {"type": "integer"},
+        "snippet": {"type": "string", "maxLength": 200},
+        "read": {"type": "boolean"},
+        "defect_count": {"type": "integer", "description": "how many parsing problems were found"},
+        "mailboxes": {"type": "array", "items": {"type": "string"}},
+    },
+}
+PART = {
+    "type": "object",
+    "required": [
+        "part_id",
+        "content_type",
+        "charset",
+        "filename",
+        "size",
+        "content_id",
+        "disposition",
+        "is_attachment",
+        "url",
+    ],
+    "properties": {
+        "part_id": {"type": "string", "examples": ["1", "2.1"]},
+        "content_type": {"type": "string"},
+        "charset": {"type": ["string", "null"]},
+        "filename": {"type": ["string", "null"]},
+        "size": {"type": "integer", "description": "decoded bytes"},
+        "content_id": {"type": ["string", "null"]},
+        "disposition": {"type": "string", "enum": ["inline", "attachment", ""]},
+        "is_attachment": {"type": "boolean"},
+        "url": {"type": "string"},
+    },
+}
+NULLABLE_STRING = {"type": ["string", "null"]}
+DETAIL = {
+    "allOf": [
+        {"$ref": "#/components/schemas/Summary"},
+        {
+            "type": "object",
+            "required": [
+                "smtp",
+                "from_all",
+                "bcc",
+                "reply_to",
+                "date",
+                "date_raw",
+                "message_id",
+                "headers",
+                "text",
+                "html",
+                "remote_resources",
+                "parts",
+                "urls",
+            ],
+            "properties": {
+                "smtp": {
+                    "type": "object",
+                    "required": ["client_address", "helo", "tls", "auth_user"],
+                    "properties": {
+                        "client_address": {"type": "string"},
+                        "helo": {"type": "string"},
+                        "tls": {"type": "boolean"},
+                        "auth_user": NULLABLE_STRING,
+                    },
+                },
+                "from_all": {"type": "array", "items": {"$ref": "#/components/schemas/Address"}},
+                "bcc": {"type": "array", "items": {"$ref": "#/components/schemas/Address"}},
+                "reply_to": {"type": "array", "items": {"$ref": "#/components/schemas/Address"}},
+                "date": {"type": ["string", "null"], "format": "date-time"},
+                "date_raw": NULLABLE_STRING,
+                "message_id": NULLABLE_STRING,
+                "headers": {"$ref": "#/components/schemas/Headers"},
+                "text": NULLABLE_STRING,
+                "html": NULLABLE_STRING,
+                "remote_resources": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "remote URLs the HTML loads when shown (images, styles)",
+                },
+                "parts": {"type": "array", "items": {"$ref": "#/components/schemas/Part"}},
+                "defects": {"type": "array", "items": {"type": "string"}},
+                "urls": {
+                    "type": "object",
+                    "properties": {
+                        "raw": {"type": "string"},
+                        "source": {"type": "string"},
+                        "html": NULLABLE_STRING,
+                        "text": NULLABLE_STRING,
+                    },
+                },
+            },
+        },
+    ]
+}
+HEADERS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["name", "value"],
+        "properties": {"name": {"type": "string"}, "value": {"type": "string"}},
+    },
+}
+DELETED = {
+    "type": "object",
+    "required": ["deleted", "ids"],
+    "properties": {
+        "deleted": {"type": "integer"},
+        "ids": {"type": "array", "items": {"type": "integer"}},
+    },
+}
+
+MAILBOX = {
+    "type": "object",
+    "required": ["name", "messages", "unread", "bytes", "evicted", "created", "routing"],
+    "properties": {
+        "name": {"type": "string"},
+        "messages": {"type": "integer"},
+        "unread": {"type": "integer"},
+        "bytes": {"type": "integer"},
+        "evicted": {"type": "integer", "description": "messages the caps pushed out of it"},
+        "created": {"type": "string", "format": "date-time"},
+        "routing": {
+            "type": "object",
+            "required": ["origin", "recipients", "smtp_user", "plus_tag"],
+            "properties": {
+                "origin": {"enum": ["api", "login", "tag", "default"]},
+                "recipients": {"type": "array", "items": {"type": "string"}},
+                "smtp_user": {"type": ["string", "null"]},
+                "plus_tag": {"type": ["string", "null"], "description": "null with --no-plus-tags"},
+            },
+        },
+        "smtp_password": {"type": ["string", "null"], "description": "only when made"},
+    },
+}
+
+
+COMPONENTS = {
+    "Address": ADDRESS,
+    "Error": ERROR,
+    "Mailbox": MAILBOX,
+    "Summary": SUMMARY,
+    "Detail": DETAIL,
+    "Part": PART,
+    "Headers": HEADERS,
+}
