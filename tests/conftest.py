@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import smtplib
+import threading
+import time
 import tracemalloc
 import urllib.error
 import urllib.request
@@ -104,6 +106,15 @@ def make_catcher() -> Iterator[Callable[..., Catcher]]:
     finally:
         for catcher in started:
             catcher.stop()
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 20, what: str = "") -> None:
+    """Return once ``condition()`` holds; fail the test when it still does not after
+    ``seconds``. For what no event announces (a count the server reports)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what or "the condition never held"
+        threading.Event().wait(0.005)
 
 
 def smtp_client(catcher: Catcher, **kwargs: Any) -> smtplib.SMTP:

@@ -15,14 +15,7 @@ import pytest
 
 from catcher.server import Catcher
 
-from .conftest import Http, make_email, send
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        threading.Event().wait(0.005)
-    assert condition()
+from .conftest import Http, make_email, send, wait_until
 
 
 @pytest.fixture
@@ -139,6 +132,8 @@ def test_doubled_slashes_reach_the_app(catcher: Catcher, path: str) -> None:
     assert response.status in (200, 308), (response.status, body)
     if response.status == 308:
         assert response.getheader("Location", "").endswith("/api/health")
+    else:
+        assert json.loads(body)["status"] == "ok", body
 
 
 def test_a_request_head_over_the_cap_is_refused_whole(catcher: Catcher) -> None:

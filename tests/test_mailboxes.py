@@ -16,7 +16,7 @@ import pytest
 from catcher.client import Client, ClientError
 from catcher.server import Catcher
 
-from .conftest import Http, make_email, smtp_client
+from .conftest import Http, make_email, smtp_client, wait_until
 
 SENDERS = 10
 
@@ -141,9 +141,7 @@ def test_waits_and_event_streams_are_scoped(catcher: Catcher, http: Http) -> Non
     threads = [threading.Thread(target=wait), threading.Thread(target=stream)]
     for thread in threads:
         thread.start()
-    deadline = threading.Event()
-    while catcher.status().http_parked < 2 and not deadline.wait(0.005):
-        pass
+    wait_until(lambda: catcher.status().http_parked >= 2, what="the wait and stream parked")
     send(catcher, ["x@example.com"], "not for it", login="someone-else")
     send(catcher, ["x@example.com"], "for it", login="late")
     for thread in threads:
@@ -219,8 +217,7 @@ def test_per_mailbox_cap_evicts_its_oldest_and_a_wait_says_so(
 
     waiter = threading.Thread(target=wait)
     waiter.start()
-    while catcher.status().http_parked < 1 and waiter.is_alive():
-        threading.Event().wait(0.005)
+    wait_until(lambda: catcher.status().http_parked >= 1, what="the wait parked")
     for n in range(5, 7):
         send(catcher, ["ada+capped@example.com"], f"capped {n}")
     waiter.join(30)
@@ -286,8 +283,7 @@ def test_all_mail_hears_when_a_mailbox_alone_changes(catcher: Catcher, http: Htt
 
     listener = threading.Thread(target=listen)
     listener.start()
-    while catcher.status().http_parked < 1 and listener.is_alive():
-        threading.Event().wait(0.005)
+    wait_until(lambda: catcher.status().http_parked >= 1, what="the stream parked")
     # Out of one mailbox only: All mail still has it, but a mailbox's count moved.
     http.json("DELETE", f"/api/messages/{ident}?mailbox=left")
     listener.join(30)
@@ -344,11 +340,11 @@ def test_deleting_a_mailbox_while_its_mail_arrives_leaves_nothing_behind(
     threads = [threading.Thread(target=sender) for _ in range(3)] + [
         threading.Thread(target=deleter)
     ]
+    target = catcher.store.received + 300  # (the shared catcher's count goes on across tests)
     for thread in threads:
         thread.start()
     try:
-        while catcher.store.received < 300:
-            catcher.store.wait_changed(catcher.store.seq, timeout=1)
+        wait_until(lambda: catcher.store.received >= target, 60, "300 sent while deleting")
     finally:
         stop.set()
         for thread in threads:
@@ -358,6 +354,7 @@ def test_deleting_a_mailbox_while_its_mail_arrives_leaves_nothing_behind(
         assert set(catcher.store.mailboxes_of(message.id)) <= names, "no orphans"
     # Every message can be read, marked and deleted: no 500 from a mailbox that is gone.
     page = http.get("/api/messages?limit=1000")
+    assert page["messages"], "some mail arrived after the last delete"
     for entry in page["messages"][:20]:
         assert http.json("PATCH", f"/api/messages/{entry['id']}", {"read": True})[0] == 200
     assert http.json("DELETE", "/api/messages?subject=race")[0] == 200
@@ -414,8 +411,7 @@ def test_a_mailbox_stream_hears_only_its_own_ids(catcher: Catcher, http: Http) -
 
     listener = threading.Thread(target=listen)
     listener.start()
-    while catcher.status().http_parked < 1 and listener.is_alive():
-        threading.Event().wait(0.005)
+    wait_until(lambda: catcher.status().http_parked >= 1, what="the stream parked")
     http.json("PATCH", "/api/messages", {"read": True})  # all three, in one event
     listener.join(30)
     ((kind, data),) = heard["events"]

@@ -33,8 +33,7 @@ from catcher.parsing.headers import _parse_date
 from catcher.parsing.htmltext import SNIPPET_LENGTH, read_html
 from catcher.parsing.tree import MAX_NESTING, TOO_DEEP
 
-DATA = Path(__file__).parent / "data"
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+from .conftest import CORPUS, CORPUS_MISSING, DATA, corpus_files
 
 # --- the compat32 tree, as catcher.parsing.mime used it --------------------------------------
 
@@ -70,6 +69,8 @@ class _Node(_StdMessage):
         return None
 
     def raw_body(self) -> bytes:
+        # The body as read: get_payload() would decode 8-bit text by its charset. This is
+        # the parser catcher used before, kept as it was to compare against.
         payload = getattr(self, "_payload", None)
         return to_bytes(payload if isinstance(payload, str) else "")
 
@@ -271,10 +272,7 @@ def differences(raw: bytes) -> list[str]:
 
 
 def messages() -> list[Path]:
-    found = sorted(DATA.rglob("*.eml"))
-    if CORPUS.is_dir():
-        found += sorted(CORPUS.rglob("*.eml"))
-    return found
+    return sorted(DATA.rglob("*.eml")) + corpus_files()
 
 
 def label(path: Path) -> str:
@@ -496,9 +494,9 @@ def test_data_messages_read_as_compat32_read_them(path: Path) -> None:
 
 @pytest.mark.slow
 def test_corpus_messages_read_as_compat32_read_them() -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"the shared corpus is not at {CORPUS}")
-    found = {label(path): differences(path.read_bytes()) for path in sorted(CORPUS.rglob("*.eml"))}
+    if not corpus_files():
+        pytest.skip(CORPUS_MISSING)
+    found = {label(path): differences(path.read_bytes()) for path in corpus_files()}
     assert len(found) > 100
     assert {name: fields for name, fields in found.items() if fields} == {}
 

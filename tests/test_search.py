@@ -237,6 +237,7 @@ def test_a_repeated_search_follows_mail_in_and_out(mail: list[tuple[bytes, Envel
                 assert store.query(flt, limit=5, offset=2).matched == len(truth)
 
     check("empty")
+    left_one = 0
     for round_ in range(6):
         for raw, envelope in rng.sample(mail, 60):
             store.add(raw, envelope, DELIVERY)
@@ -252,6 +253,7 @@ def test_a_repeated_search_follows_mail_in_and_out(mail: list[tuple[bytes, Envel
         if in_both:  # it leaves one mailbox and stays in the other
             store.delete(in_both[0], "w1")
             check(f"left a mailbox {round_}")
+            left_one += 1
         store.delete_matching(Filter(text="invoice", mailbox="h1"))
         check(f"deleted matching {round_}")
         if round_ == 2:
@@ -261,6 +263,7 @@ def test_a_repeated_search_follows_mail_in_and_out(mail: list[tuple[bytes, Envel
         if round_ == 4:
             store.clear()
             check("cleared")
+    assert left_one, "a message left one of its two mailboxes in some round"
 
 
 def test_search_folds_case_as_unicode_does_and_reads_html_when_the_text_is_empty() -> None:

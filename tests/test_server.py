@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 from catcher.server import Catcher
 
+from .conftest import wait_until
+
 STREAMS = WAITS = 20
 
 
@@ -41,17 +43,15 @@ def test_stop_is_quick_with_event_streams_and_waits_open(
     for thread in threads:
         thread.start()
     # Parked once the front counts them; the streams have said hello as well.
-    deadline = time.monotonic() + 20
-    while catcher.status().http_parked < STREAMS + WAITS and time.monotonic() < deadline:
-        threading.Event().wait(0.005)
-    assert catcher.status().http_parked == STREAMS + WAITS
+    wait_until(lambda: catcher.status().http_parked == STREAMS + WAITS, what="all parked")
     opened.wait()
     began = time.monotonic()
     catcher.stop()
     took = time.monotonic() - began
     for thread in threads:
         thread.join(10)
-    assert took < 0.3, f"stop() took {took:.3f} s with {STREAMS + WAITS} clients waiting"
+    # Well under the one-second slices waits used to sleep in, with room for a busy machine.
+    assert took < 0.8, f"stop() took {took:.3f} s with {STREAMS + WAITS} clients waiting"
     assert len(endings["wait"]) == WAITS
     assert all(e.startswith(b"503 ") and b"stopping" in e for e in endings["wait"])
     assert len(endings["stream"]) == STREAMS

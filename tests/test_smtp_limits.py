@@ -8,8 +8,6 @@ import re
 import shutil
 import socket
 import subprocess
-import threading
-import time
 import tracemalloc
 from collections.abc import Callable
 
@@ -17,7 +15,7 @@ import pytest
 
 from catcher.server import Catcher
 
-from .conftest import make_email, smtp_client
+from .conftest import make_email, smtp_client, wait_until
 
 MB = 1024 * 1024
 
@@ -134,9 +132,7 @@ def test_connections_over_the_cap_get_421_and_the_rest_go_on(
     finally:
         for sock in held:
             sock.close()
-    deadline = time.monotonic() + 10
-    while catcher.status().smtp_sessions and time.monotonic() < deadline:
-        threading.Event().wait(0.005)
+    wait_until(lambda: not catcher.status().smtp_sessions, what="the sessions closed")
     assert catcher.status().smtp_refused == 1
     with smtp_client(catcher) as client:  # a place is free again
         client.send_message(make_email(subject="after"))
@@ -163,10 +159,16 @@ def test_a_failed_starttls_is_one_log_line(
         sock.sendall(b"\x16\x03\x01\x00\x05not a TLS hello, not at all" * 4)
         while sock.recv(4096):
             pass
-    with smtp_client(catcher) as client:  # the session's end is logged by now
+
+    def failures() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.name == "catcher.smtp"]
+
+    wait_until(lambda: bool(failures()), what="the failed handshake was logged")
+    with smtp_client(catcher) as client:  # one more session: it logs nothing more
         client.noop()
-    failures = [r for r in caplog.records if r.name == "catcher.smtp"]
-    assert len(failures) == 1, [r.getMessage() for r in caplog.records]
-    assert failures[0].levelno == logging.WARNING
+    wait_until(lambda: catcher.status().smtp_sessions == 0, what="that session ended")
+    found = failures()
+    assert len(found) == 1, [r.getMessage() for r in caplog.records]
+    assert found[0].levelno == logging.WARNING
     assert not any(r.exc_info for r in caplog.records), "no traceback"
-    assert re.search(r"handshake failed", failures[0].getMessage())
+    assert re.search(r"handshake failed", found[0].getMessage())

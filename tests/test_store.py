@@ -12,6 +12,8 @@ from catcher.parsing import parse
 from catcher.settings import Settings
 from catcher.store import Filter, MessageStore
 
+from .conftest import wait_until
+
 DELIVERY = Delivery(client_address="127.0.0.1", helo="test", tls=False, auth_user=None)
 
 
@@ -328,10 +330,7 @@ def test_closing_the_store_ends_waits_at_once() -> None:
     for thread in threads:
         thread.start()
     started.wait()
-    deadline = time.monotonic() + 10
-    while store.waiting < 2 and time.monotonic() < deadline:
-        threading.Event().wait(0.005)
-    assert store.waiting == 2
+    wait_until(lambda: store.waiting == 2, what="both blocked in the store")
     began = time.monotonic()
     store.close()
     for thread in threads:

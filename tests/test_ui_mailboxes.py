@@ -9,7 +9,7 @@ Mail is routed the way applications route it: an SMTP login ``U`` lands in mailb
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -68,17 +68,7 @@ def subjects(inbox: Inbox) -> Locator:
     return inbox.page.locator("#list a.row .subject")
 
 
-@pytest.fixture
-def no_mailboxes(catcher: Catcher, http: Http) -> Iterator[None]:
-    """The shared catcher without the mailboxes earlier tests made (the store is empty)."""
-    for found in http.get("/api/mailboxes")["mailboxes"]:
-        status, _ = http.json("DELETE", f"/api/mailboxes/{found['name']}")
-        assert status == 200
-    yield
-
-
 @pytest.mark.browser
-@pytest.mark.usefixtures("no_mailboxes")
 def test_the_switcher_scopes_the_list_and_the_address_keeps_it(
     catcher: Catcher, open_inbox: Callable[..., Inbox], http: Http
 ) -> None:
@@ -181,7 +171,6 @@ def test_the_switcher_scopes_the_list_and_the_address_keeps_it(
 
 
 @pytest.mark.browser
-@pytest.mark.usefixtures("no_mailboxes")
 def test_search_mark_all_read_and_delete_all_act_on_one_mailbox(
     catcher: Catcher, inbox: Inbox, http: Http
 ) -> None:
@@ -250,7 +239,6 @@ def test_search_mark_all_read_and_delete_all_act_on_one_mailbox(
 
 
 @pytest.mark.browser
-@pytest.mark.usefixtures("no_mailboxes")
 def test_links_to_mailboxes_that_are_not_there(
     catcher: Catcher, open_inbox: Callable[..., Inbox], http: Http
 ) -> None:
@@ -297,7 +285,6 @@ def test_links_to_mailboxes_that_are_not_there(
 
 
 @pytest.mark.browser
-@pytest.mark.usefixtures("no_mailboxes")
 def test_screenshots_with_mailboxes(
     catcher: Catcher, open_inbox: Callable[..., Inbox], http: Http
 ) -> None:
