@@ -34,9 +34,10 @@ MAX_PART_ID = 64
 
 
 class IdentConverter(BaseConverter):
-    """A message id in a URL: a number, or ``latest`` for the newest message."""
+    """A message id in a URL: any one path segment, so that ``find`` can say which id it
+    has no message for (a number, or ``latest`` for the newest message, ever matches)."""
 
-    regex = r"(?:[0-9]{1,18}|latest)"
+    regex = r"[^/]+"
 
 
 @bp.record_once
@@ -159,9 +160,10 @@ def find(ident: str) -> Message:
         if message is None:
             raise NotFound("no message matches" if not flt.is_empty else "there are no messages")
         return message
-    found = store().get(int(ident))
+    number = int(ident) if ident.isascii() and ident.isdigit() and len(ident) <= 18 else None
+    found = store().get(number) if number is not None else None
     if found is None:
-        raise NotFound(f"no message with id {ident}")
+        raise NotFound(f"no message with id {ident if number is not None else repr(ident[:40])}")
     if flt.mailbox is not None and flt.mailbox not in store().mailboxes_of(found.id):
         raise NotFound(f"no message with id {ident} in mailbox {flt.mailbox!r}")
     return found

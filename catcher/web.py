@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,8 +25,6 @@ UI_POLICY = (
     "form-action 'none'; frame-ancestors 'self'"
 )
 MAX_BODY = 64 * 1024
-_UNKNOWN_ID = re.compile(r"^/api/messages/(?!wait$)([^/]+)")
-_UNKNOWN_MAILBOX = re.compile(r"^/api/mailboxes/([^/]+)$")
 
 
 def static_folder() -> Path:
@@ -66,11 +63,6 @@ def create_app(
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
         if request.path.startswith("/api/"):
-            unknown = _UNKNOWN_ID.match(request.path)
-            if exc.code == 404 and unknown:
-                return wire.error(404, f"no message with id {unknown.group(1)[:40]!r}")
-            if exc.code == 404 and _UNKNOWN_MAILBOX.match(request.path):
-                return wire.error(404, f"no mailbox {request.path.rsplit('/', 1)[1][:80]!r}")
             return wire.http_error(exc)
         return exc
 

@@ -287,6 +287,7 @@ def test_delete_one_matching_and_all(catcher: Catcher, http: Http) -> None:
         ("/api/messages/abc", 404, "no message with id 'abc'"),
         ("/api/messages/abc/raw", 404, "no message with id 'abc'"),
         ("/api/messages/12345678901234567890", 404, "no message with id '1234567890"),
+        ("/api/messages/1/nope", 404, "not found"),
         ("/api/messages?since=", 400, "since: expected a whole number"),
         ("/api/messages/wait?timeout=100", 400, "timeout: must be from 0 to 60"),
         ("/api/nothing-here", 404, "not found"),
