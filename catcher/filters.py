@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import compress
 
 from catcher.message import SearchText
@@ -57,7 +58,11 @@ class Filter:
         return query_mask(fold(" ".join(f for f in fields if f)).split())
 
     def matcher(self) -> Callable[[SearchText], bool]:
-        """The content test alone, with its strings folded once: for many messages."""
+        """The content test alone, with its strings folded once: for many messages (and
+        built once for a filter asked about again, as a wait is on each arrival)."""
+        return _matcher(self)
+
+    def _build_matcher(self) -> Callable[[SearchText], bool]:
         to = fold(self.to or "")
         sender = fold(self.sender or "")
         subject = fold(self.subject or "")
@@ -109,6 +114,11 @@ class Filter:
                 kept_ids, kept, [s is None or word in s.everything for s in kept]
             )
         return kept_ids, kept
+
+
+@lru_cache(maxsize=256)
+def _matcher(flt: Filter) -> Callable[[SearchText], bool]:
+    return flt._build_matcher()
 
 
 def _rules_out_many(searches: list[SearchText | None], mask: int) -> bool:

@@ -44,5 +44,6 @@ def signature(words: Iterable[str]) -> int:
 
 
 def query_mask(words: list[str]) -> int:
-    """The bits every match of all ``words`` must have (0 when they are all too short)."""
-    return reduce(or_, map(_word_mask, words), 0)
+    """The bits every match of all ``words`` must have (0 when they are all too short):
+    their own signature."""
+    return signature(words)
