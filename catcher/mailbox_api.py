@@ -48,7 +48,7 @@ def create_mailbox() -> ResponseReturnValue:
     if unknown:
         raise BadRequest(f"unknown field {unknown[0]!r}; fields are {', '.join(sorted(FIELDS))}")
     name = body.get("name")
-    if not isinstance(name, str) or not valid_name(name):
+    if not isinstance(name, str):
         raise BadRequest("name: expected 1-64 of A-Z a-z 0-9 . _ -")
     recipients = body.get("recipients", [])
     if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
@@ -61,9 +61,7 @@ def create_mailbox() -> ResponseReturnValue:
         credentials.append(value)
     if credentials[1] is not None and credentials[0] is None:
         credentials[0] = name  # a password alone: the login is the mailbox's name
-    if store().has_mailbox(name):
-        raise Conflict(f"mailbox {name!r} exists")
-    try:
+    try:  # the store checks the name, the patterns and the login, and says which failed
         box = store().create_mailbox(name, tuple(recipients), credentials[0], credentials[1])
     except MailboxError as error:
         if error.conflict:
