@@ -26,8 +26,8 @@ async function request(method, path, body) {
   return payload;
 }
 
-/** A mailbox name as the server allows it: 1-64 of A-Z a-z 0-9 . _ - */
-export const MAILBOX_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+/** A mailbox name as the server allows it: 1-64 of A-Z a-z 0-9 . _ -, not only dots */
+export const MAILBOX_NAME = /^(?=.{1,64}$)[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 
 /** Filters as query parameters: only the ones that are set, and the mailbox if any. */
 export function filterParams(filters = {}, mailbox = null) {
@@ -57,7 +57,6 @@ export const setRead = (id, read) => request("PATCH", `/api/messages/${encodeURI
 /** Delete one message; from one mailbox only (it lives on in any other) given one. */
 export const deleteMessage = (id, mailbox = null) =>
   request("DELETE", `/api/messages/${encodeURIComponent(id)}${scoped(mailbox)}`);
-export const stats = () => request("GET", "/api/stats");
 export const mailboxes = () => request("GET", "/api/mailboxes");
 
 /** Delete everything, or only what the filters match; in one mailbox given one. */

@@ -142,8 +142,8 @@ async function refreshCounts() {
   countsTimer = 0;
   countsBusy = true;
   try {
-    const [all, boxes] = await Promise.all([api.stats(), api.mailboxes()]);
-    counts = { all, boxes: boxes.mailboxes };
+    const boxes = await api.mailboxes(); // All mail's counts come with the mailboxes'
+    counts = { all: boxes.all, boxes: boxes.mailboxes };
     renderCounts();
   } catch {
     // offline: the next event or hello refreshes them

@@ -1,7 +1,8 @@
 """HTML read the way a mail reader shows it: its visible text, its links, its tags.
 
-One tokenizer for every use (snippets, search, ``Email.links``, ``code()``, remote
-resources). It is written for hostile input: every step moves forward, and each search
+One tokenizer for every use of the text and links (snippets, search, ``Email.links``,
+``code()``); the remote resources a preview would load are found apart, in CSS too, by
+one regular expression (``preview.remote_resources``). It is written for hostile input: every step moves forward, and each search
 starts where the last one ended, so the work is linear in the input whatever it holds
 (the standard library's ``HTMLParser`` is quadratic on unclosed tags and quotes).
 """
