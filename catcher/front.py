@@ -332,13 +332,7 @@ class HTTPFront:
         """A sync iterable of unknown length: one worker call per chunk, each sent at once."""
         loop = asyncio.get_running_loop()
         assert result.stream is not None
-        writer.write(
-            conn.send(
-                h11.Response(
-                    status_code=result.status, headers=_clean(result.headers), reason=result.reason
-                )
-            )
-        )
+        writer.write(conn.send(_head(result)))
         try:
             if result.body:
                 writer.write(conn.send(h11.Data(data=result.body)))
@@ -430,27 +424,11 @@ class HTTPFront:
                 if not started:
                     started = True
                     self._parked_state[transport] = _STREAMING
-                    writer.write(
-                        conn.send(
-                            h11.Response(
-                                status_code=result.status,
-                                headers=_clean(result.headers),
-                                reason=result.reason,
-                            )
-                        )
-                    )
+                    writer.write(conn.send(_head(result)))
                 writer.write(conn.send(h11.Data(data=item)))
                 await self._drain(writer)
             if not started:
-                writer.write(
-                    conn.send(
-                        h11.Response(
-                            status_code=result.status,
-                            headers=_clean(result.headers),
-                            reason=result.reason,
-                        )
-                    )
-                )
+                writer.write(conn.send(_head(result)))
             writer.write(conn.send(h11.EndOfMessage()))
             return not self._closing
         finally:
@@ -488,6 +466,13 @@ def _clean(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
 def _with_length(headers: list[tuple[bytes, bytes]], length: int) -> list[tuple[bytes, bytes]]:
     kept = [(n, v) for n, v in headers if n.lower() != b"content-length"]
     return kept + [(b"content-length", str(length).encode())]
+
+
+def _head(result: Result) -> h11.Response:
+    """The head of an answer whose body follows in chunks."""
+    return h11.Response(
+        status_code=result.status, headers=_clean(result.headers), reason=result.reason
+    )
 
 
 def _response(status: int, headers: list[tuple[bytes, bytes]], length: int) -> h11.Response:

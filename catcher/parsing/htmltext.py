@@ -2,9 +2,10 @@
 
 One tokenizer for every use of the text and links (snippets, search, ``Email.links``,
 ``code()``); the remote resources a preview would load are found apart, in CSS too, by
-one regular expression (``preview.remote_resources``). It is written for hostile input: every step moves forward, and each search
-starts where the last one ended, so the work is linear in the input whatever it holds
-(the standard library's ``HTMLParser`` is quadratic on unclosed tags and quotes).
+one regular expression (``preview.remote_resources``). It is written for hostile input:
+every step moves forward, and each search starts where the last one ended, so the work
+is linear in the input whatever it holds (the standard library's ``HTMLParser`` is
+quadratic on unclosed tags and quotes).
 """
 
 from __future__ import annotations
