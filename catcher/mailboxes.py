@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fnmatch import translate
@@ -271,18 +272,31 @@ class Mailboxes:
         filed = self._filed.get(name)
         return filed.ids if filed is not None else []
 
-    def unfile(self, message_id: int, name: str, size: int, read: bool) -> None:
-        """Take a message out of one of its mailboxes."""
-        self._take_out(self._filed[name], message_id, size, read)
+    def unfile(
+        self, message_id: int, name: str, size: int, read: bool, *, later: bool = False
+    ) -> None:
+        """Take a message out of one of its mailboxes (``later``: its place in the id
+        list is left for ``prune``, when many go at once)."""
+        self._take_out(self._filed[name], message_id, size, read, later)
         self._membership[message_id] = tuple(n for n in self.of(message_id) if n != name)
 
-    def forget(self, message_id: int, size: int, read: bool, *, evicted: bool = False) -> None:
+    def forget(
+        self, message_id: int, size: int, read: bool, *, evicted: bool = False, later: bool = False
+    ) -> None:
         """Take a message out of every mailbox (it is deleted or evicted)."""
         for name in self._membership.pop(message_id, ()):
             filed = self._filed.get(name)
             if filed is not None:
-                self._take_out(filed, message_id, size, read)
+                self._take_out(filed, message_id, size, read, later)
                 filed.evicted += evicted
+
+    def prune(self, names: Iterable[str], gone: set[int]) -> None:
+        """Drop ``gone`` from these mailboxes' id lists, one pass each: after messages were
+        taken out of them ``later``."""
+        for name in names:
+            filed = self._filed.get(name)
+            if filed is not None:
+                filed.ids = [i for i in filed.ids if i not in gone]
 
     def mark(self, message_id: int, read: bool) -> tuple[str, ...]:
         names = tuple(name for name in self.of(message_id) if name in self._filed)
@@ -314,7 +328,11 @@ class Mailboxes:
         return [s for s in map(self.stats, self._filed) if s is not None]
 
     @staticmethod
-    def _take_out(filed: _Filed, message_id: int, size: int, read: bool) -> None:
+    def _take_out(filed: _Filed, message_id: int, size: int, read: bool, later: bool) -> None:
+        if later:  # (its membership says it is there)
+            filed.bytes -= size
+            filed.read -= read
+            return
         position = bisect_left(filed.ids, message_id)
         if position < len(filed.ids) and filed.ids[position] == message_id:
             del filed.ids[position]

@@ -436,3 +436,35 @@ def test_what_died_frozen_in_a_cycle_is_swept_once_mail_is_quiet() -> None:
     done = subprocess.run([sys.executable, "-c", SWEPT], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["swept"]
+
+
+def test_deleting_many_at_once_keeps_every_list_in_step() -> None:
+    store = MessageStore(Settings(max_messages=0, max_bytes=0))
+    store.create_mailbox("odd", ("*@odd.test",))
+    store.create_mailbox("three", ("*@three.test",))
+    for n in range(600):  # message n has id n + 1
+        rcpts = ("a@odd.test",) * (n % 2) + ("a@three.test",) * (n % 3 == 0) + ("a@x.test",)
+        store.add(b"Subject: %d\r\n\r\nx\r\n" % n, Envelope("a@b.test", rcpts), DELIVERY)
+    # From "three" only, past id 100: the odd ones stay on in "odd", the rest leave.
+    removed = store.delete_matching(Filter(mailbox="three", since=100))
+    assert removed == tuple(n + 1 for n in range(100, 600) if n % 3 == 0)
+    assert len(removed) > 64, "many at once"
+
+    def numbers(mailbox: str | None) -> list[int]:
+        found = store.query(Filter(mailbox=mailbox), limit=10_000).messages
+        return sorted(m.id - 1 for m in found)
+
+    dropped = {n for n in range(100, 600) if n % 3 == 0 and n % 2 == 0}
+    assert numbers(None) == [n for n in range(600) if n not in dropped]
+    assert numbers("three") == [n for n in range(100) if n % 3 == 0]
+    assert numbers("odd") == [n for n in range(600) if n % 2]
+    assert numbers("default") == [n for n in range(600) if n % 2 == 0 and n % 3]
+    counts = {m.box.name: (m.count, m.bytes) for m in store.mailboxes()}
+    assert counts["three"][0] == 34 and counts["odd"][0] == 300
+    assert store.stats().count == 600 - len(dropped)
+    # The lists are still ordered: a single delete and a deep page work as before.
+    assert store.delete(299 + 1) and store.delete(3 + 1, "three")
+    assert 299 not in numbers(None) and 3 not in numbers("three") and 3 in numbers("odd")
+    page = store.query(limit=50, offset=10)
+    ids = [m.id for m in page.messages]
+    assert ids == sorted(ids, reverse=True) and page.total == len(store)
