@@ -207,6 +207,11 @@ class Client:
                 emails.append(_email(summary, raw))
         return emails
 
+    def newest_id(self) -> int:
+        """The id of the newest message (0 when there is none): for ``since``."""
+        page = self._json("GET", "/api/messages", {"limit": 1})
+        return int(page["messages"][0]["id"]) if page["messages"] else 0
+
     def search(self, query: str, *, limit: int = 50) -> list[Email]:
         """Messages with every word of ``query`` in their subject, addresses, text or file names."""
         return self.messages(text=query, limit=limit)

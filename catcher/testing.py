@@ -208,6 +208,10 @@ class _Mail:
         """The oldest match after ``since``, waiting up to ``timeout`` s for one."""
         raise NotImplementedError
 
+    def _newest_id(self) -> int:
+        """The newest message's id (0 for none)."""
+        raise NotImplementedError
+
     def _clear(self) -> None:
         raise NotImplementedError
 
@@ -220,8 +224,7 @@ class _Mail:
         deadline = time.monotonic() + timeout
         while True:
             # The newest id before matching, so an arrival in between ends the wait below.
-            everything = self._query(Criteria())
-            newest = everything[-1].id if everything else 0
+            newest = self._newest_id()
             matches = self._query(wanted)
             remaining = deadline - time.monotonic()
             if enough(matches) or remaining <= 0:
@@ -289,6 +292,10 @@ class Mailbox(_Mail):
         found = self.store.wait_for(wanted.filter(since=since), timeout=timeout)
         return None if found is None else self._email(found)
 
+    def _newest_id(self) -> int:
+        newest = self.store.latest()
+        return newest.id if newest is not None else 0
+
     def __repr__(self) -> str:
         return f"<Mailbox {self.url} smtp={self.smtp_host}:{self.smtp_port} {plural(len(self))}>"
 
@@ -333,6 +340,9 @@ class RemoteMailbox(_Mail):
 
     def _wait(self, wanted: Criteria, since: int, timeout: float) -> Email | None:
         return self.client.wait_after(wanted, since, timeout)
+
+    def _newest_id(self) -> int:
+        return self.client.newest_id()
 
     def delete(self) -> None:
         """Delete the mailbox and its mail from the catcher."""
