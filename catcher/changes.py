@@ -92,8 +92,11 @@ class LoopChanges:
     def _listening(self, delta: int) -> None:
         """Count a producer in or out; the bridge sleeps while nobody listens."""
         self.listeners += delta
-        if delta > 0:
-            self.publish(self.store.seq)  # catch up on what came while nobody listened
+        if delta > 0 and self.listeners == 1:
+            # The bridge slept while nobody listened: catch up on what came meanwhile. With
+            # others listening it is awake, and publishes at its own pace (a burst of
+            # streams re-parking must not wake each other once each).
+            self.publish(self.store.seq)
             self.wanted.set()
 
     async def match(self, flt: Filter, since_seq: int, timeout: float) -> Message | None:
