@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -78,6 +78,8 @@ class Finding:
 
         def _catch_up_index(self) -> None: ...
 
+        def _block_until(self, ready: Callable[[], bool], timeout: float | None) -> bool: ...
+
     def latest(self, flt: Filter | None = None) -> Message | None:
         """The newest message, or the newest one the filter matches."""
         found = next(self._matching_ids(flt or Filter()), None)
@@ -124,15 +126,13 @@ class Finding:
         found = self._first_for_wait(flt)
         while found is None:
             with self._cond:
-                self._waiting += 1
-                try:
-                    while self._last_id == checked_up_to:
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0 or self._closed:
-                            return None
-                        self._cond.wait(remaining)
-                finally:
-                    self._waiting -= 1
+                seen = checked_up_to
+                arrived = self._block_until(
+                    lambda: self._last_id != seen,  # noqa: B023 (used before the loop goes on)
+                    deadline - time.monotonic(),
+                )
+                if not arrived or self._closed:
+                    return None
                 order = self._ids(flt.mailbox)
                 start = bisect_right(order, checked_up_to)
                 fresh = [self._messages[i] for i in order[start:]]

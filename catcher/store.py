@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import threading
-import time
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import compress
@@ -374,28 +373,16 @@ class MessageStore(Finding):
         The flag is False when events after ``seq`` are no longer kept, so the caller
         must reload everything instead of replaying.
         """
-        deadline = time.monotonic() + timeout
         with self._cond:
-            self._waiting += 1
-            try:
-                while self._feed.seq <= seq:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0 or self._closed:
-                        return [], True
-                    self._cond.wait(remaining)
-            finally:
-                self._waiting -= 1
+            if not self._block_until(lambda: self._feed.seq > seq, timeout):
+                return [], True
             return self._feed.since(seq)
 
     def wait_changed(self, seq: int, timeout: float | None = None) -> int:
         """The event number once it is past ``seq``, or as it is after ``timeout`` s or
         once the store is closed."""
         with self._cond:
-            self._waiting += 1
-            try:
-                self._cond.wait_for(lambda: self._feed.seq != seq or self._closed, timeout)
-            finally:
-                self._waiting -= 1
+            self._block_until(lambda: self._feed.seq != seq, timeout)
             return self._feed.seq
 
     @property
@@ -415,16 +402,20 @@ class MessageStore(Finding):
         for); what remains is indexed here."""
         if self._index.backlog > INLINE_INDEX and self.background_indexing:
             with self._cond:
-                self._waiting += 1
-                try:
-                    self._cond.wait_for(
-                        lambda: self._index.backlog <= INLINE_INDEX or self._closed,
-                        INDEX_WAIT,
-                    )
-                finally:
-                    self._waiting -= 1
+                self._block_until(lambda: self._index.backlog <= INLINE_INDEX, INDEX_WAIT)
         for message in self.unindexed_messages(self._index.backlog):
             self._indexed(message)
+
+    # (call with the lock held)
+    def _block_until(self, ready: Callable[[], bool], timeout: float | None) -> bool:
+        """Wait on the store's condition until ``ready()``, the store closes or ``timeout``
+        s pass, counted in ``waiting``; whether it is ready."""
+        self._waiting += 1
+        try:
+            self._cond.wait_for(lambda: ready() or self._closed, timeout)
+        finally:
+            self._waiting -= 1
+        return ready()
 
     def _indexed(self, message: Message) -> Entry:
         found = self._index.get(message.id)
