@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from catcher import __version__
@@ -98,8 +99,10 @@ _BAD = _err("a parameter is not valid")
 _REF = {"$ref": "#/components/schemas/Detail"}
 
 
+@cache
 def document() -> dict[str, Any]:
-    """The OpenAPI document; a test checks it lists exactly the app's routes."""
+    """The OpenAPI document (built once; never change what it returns); a test checks it
+    lists exactly the app's routes."""
     with_id = [IDENT, *FILTERS]
     return {
         "openapi": "3.1.0",
