@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
-from catcher import preview, wire
+from catcher import preview, query, wire
 from catcher.feed import Event
 from catcher.mailboxes import valid_name
 from catcher.message import Message
@@ -141,15 +141,22 @@ def mailbox_param(*, must_exist: bool = True) -> str | None:
 
 
 def request_filter(*, waiting: bool = False) -> Filter:
-    """The list filters from the query string: to, from, subject, q, since, mailbox."""
-    return Filter(
+    """The list filters from the query string: to, from, subject, q (search syntax, see
+    ``catcher.query``; dates in ``tz``), since, mailbox."""
+    flt = Filter(
         to=_text_param("to"),
         sender=_text_param("from"),
         subject=_text_param("subject"),
-        text=_text_param("q"),
         since=_int_param("since", None, 0),
         mailbox=mailbox_param(must_exist=not waiting),
     )
+    q = _text_param("q")
+    if q is None:
+        return flt
+    try:
+        return query.narrow(flt, query.parse(q, query.timezone(request.args.get("tz"))))
+    except query.SearchError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def find(ident: str) -> Message:

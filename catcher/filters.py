@@ -3,17 +3,96 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import lru_cache
 from itertools import compress
 
-from catcher.message import SearchText
+from catcher.message import Message, SearchText, Summary
+from catcher.parsing import addresses_text
 from catcher.search import fold, query_mask
 
-__all__ = ["Filter"]
+__all__ = ["Filter", "Term", "TERM_FIELDS"]
+
+# What a term can be about: text fields match as case-folded substrings, ``read`` and
+# ``attachment`` are yes/no, ``before``/``after`` compare the time received, and
+# ``larger``/``smaller`` the size in bytes.
+TERM_FIELDS = frozenset(
+    {
+        "text", "from", "to", "cc", "bcc", "reply-to", "addressed", "subject", "message-id",
+        "mailbox", "read", "attachment", "before", "after", "larger", "smaller",
+    }
+)  # fmt: skip
 
 # Messages sampled to judge whether a search's signature is worth comparing.
 SAMPLE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One condition of a search beyond the plain fields: ``field`` (one of
+    ``TERM_FIELDS``) against ``value``, or its opposite when ``negate``."""
+
+    field: str
+    value: str | int | datetime = ""
+    negate: bool = False
+
+    def test(
+        self,
+        message: Message,
+        summary: Summary,
+        search: SearchText,
+        read: bool,
+        mailboxes: tuple[str, ...],
+    ) -> bool:
+        return self._holds(message, summary, search, read, mailboxes) != self.negate
+
+    def _holds(
+        self,
+        message: Message,
+        summary: Summary,
+        search: SearchText,
+        read: bool,
+        mailboxes: tuple[str, ...],
+    ) -> bool:
+        field, value = self.field, self.value
+        if field == "read":
+            return read
+        if field == "attachment":
+            return summary.attachments > 0
+        if isinstance(value, datetime):
+            return message.received_at < value if field == "before" else message.received_at > value
+        if isinstance(value, int):
+            return message.size >= value if field == "larger" else message.size <= value
+        wanted = fold(value)
+        if field == "text":
+            return all(word in search.everything for word in wanted.split())
+        if field == "mailbox":
+            return any(fold(name) == wanted for name in mailboxes)
+        return wanted in _field_text(field, message, summary, search)
+
+
+def _field_text(field: str, message: Message, summary: Summary, search: SearchText) -> str:
+    if field == "from":
+        return search.sender
+    if field == "to":
+        return search.recipients
+    if field == "subject":
+        return search.subject
+    if field == "addressed":
+        return f"{search.sender} {search.recipients}"
+    if field == "message-id":
+        return fold(summary.message_id)
+    if field == "cc":
+        return fold(addresses_text(summary.cc))
+    if field == "reply-to":
+        return fold(addresses_text(summary.reply_to))
+    if field == "bcc":
+        # Bcc as the sender wrote it, and every envelope recipient the headers do not name.
+        named = fold(addresses_text(summary.to + summary.cc + summary.bcc))
+        hidden = (r for r in message.envelope.rcpt_tos if fold(r) not in named)
+        return f"{fold(addresses_text(summary.bcc))} {fold(' '.join(hidden))}"
+    return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +102,8 @@ class Filter:
     Text fields match as substrings, case folded; ``text`` is free text where each
     whitespace-separated word must appear somewhere in the subject, addresses, body text
     or attachment names. ``since`` keeps only ids after it; ``mailbox`` only the messages
-    in that mailbox.
+    in that mailbox. ``terms`` are further conditions (negations, read state, dates,
+    sizes, more address fields), tested after the fields on what they let through.
     """
 
     to: str | None = None
@@ -32,6 +112,7 @@ class Filter:
     text: str | None = None
     since: int | None = None
     mailbox: str | None = None
+    terms: tuple[Term, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -39,13 +120,19 @@ class Filter:
 
     @property
     def needs_content(self) -> bool:
-        return bool(self.to or self.sender or self.subject or self.text)
+        return bool(self.to or self.sender or self.subject or self.text or self.terms)
+
+    @property
+    def base(self) -> Filter:
+        """This filter without its terms: what the index can answer (and remember) alone."""
+        return replace(self, terms=()) if self.terms else self
 
     def matches(self, message_id: int, search: SearchText | None) -> bool:
-        """Whether the message matches; ``search`` may be None when no text field is set."""
+        """Whether the message matches, terms aside; ``search`` may be None when no text
+        field is set."""
         if self.since is not None and message_id <= self.since:
             return False
-        if not self.needs_content:
+        if not self.base.needs_content:
             return True
         assert search is not None, "text filters need the message's search text"
         return self.matcher()(search)

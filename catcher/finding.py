@@ -64,6 +64,7 @@ class Finding:
     _index: Index
     _parsed: ParseCache
     _results: Results
+    _read: set[int]
     _removals: int
     _held: int
     _last_id: int
@@ -110,7 +111,15 @@ class Finding:
             return False
         if not flt.needs_content:
             return flt.matches(message.id, None)
-        return flt.matches(message.id, self._indexed(message).search)
+        entry = self._indexed(message)
+        if not flt.matches(message.id, entry.search):
+            return False
+        if not flt.terms:
+            return True
+        with self._cond:
+            read = message.id in self._read
+            boxes = self._boxes.of(message.id)
+        return all(t.test(message, entry.summary, entry.search, read, boxes) for t in flt.terms)
 
     def wait_for(self, flt: Filter | None = None, timeout: float = 10.0) -> Message | None:
         """Return a matching message as soon as one exists, or None after ``timeout`` s
@@ -148,6 +157,11 @@ class Finding:
         The index is caught up first rather than message by message; a search asked
         again compares only the messages that arrived since. ``remember=False``: the
         matches are about to go (a delete), so they are not kept for next time."""
+        if flt.terms:
+            # The index answers (and remembers) the fields; the terms are tested on
+            # what they let through, every time, as read flags change.
+            ids, total = self._matches(flt.base, remember=remember)
+            return self._refined(flt, ids), total
         if not flt.needs_content:
             taken = self._candidates(flt)
             return taken.ids, taken.total
@@ -194,6 +208,8 @@ class Finding:
             selected, texts = flt.select(ids[start:end], searches[start:end])
             if not taken.complete:
                 selected = self._resolved(flt, selected, texts)
+            if flt.terms:
+                selected = self._refined(flt, selected)
             yield from reversed(selected)
 
     def _candidates(self, flt: Filter, after: int | None = None) -> _Taken:
@@ -226,6 +242,24 @@ class Finding:
                     continue
             resolved.append(message_id)
         return resolved
+
+    def _refined(self, flt: Filter, ids: list[int]) -> list[int]:
+        """Of ``ids`` (which the filter's fields match), those its terms match too."""
+        with self._cond:
+            rows = [(self._messages.get(i), i in self._read) for i in ids]
+            boxes = self._boxes
+            mailboxes = (
+                [boxes.of(i) for i in ids] if any(t.field == "mailbox" for t in flt.terms) else None
+            )
+        kept = []
+        for n, (message_id, (message, read)) in enumerate(zip(ids, rows, strict=True)):
+            if message is None:
+                continue  # deleted since
+            entry = self._indexed(message)
+            names = mailboxes[n] if mailboxes is not None else ()
+            if all(t.test(message, entry.summary, entry.search, read, names) for t in flt.terms):
+                kept.append(message_id)
+        return kept
 
     def _first_for_wait(self, flt: Filter) -> Message | None:
         if flt.since is None:

@@ -38,6 +38,9 @@ def flatten(summary: Summary, search: SearchText) -> Record:
         summary.defects,
         summary.to_count,
         summary.cc_count,
+        people(summary.bcc),
+        people(summary.reply_to),
+        summary.message_id,
         search.sender,
         search.recipients,
         search.subject,
@@ -51,11 +54,12 @@ def unflatten(record: Record) -> tuple[Summary, SearchText]:
         return tuple(Address(name, address) for name, address in pairs)
 
     sender, to, cc, subject, snippet, attachments, defects, to_count, cc_count = record[:9]
+    bcc, reply_to, message_id = record[9:12]
     summary = Summary(
         people(sender), people(to), people(cc), subject, snippet, attachments, defects,
-        to_count, cc_count,
+        to_count, cc_count, people(bcc), people(reply_to), message_id,
     )  # fmt: skip
-    return summary, SearchText(*record[9:])
+    return summary, SearchText(*record[12:])
 
 
 def write_frame(stream: IO[bytes], payload: object) -> None:

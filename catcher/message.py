@@ -59,6 +59,8 @@ class Message:
 # A list shows this many addresses of a field, and how many there are in all; the whole
 # list is in the message itself (a header may name tens of thousands).
 LISTED_ADDRESSES = 50
+# A Message-ID is kept for lists and searches up to this length.
+MESSAGE_ID_LENGTH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +76,17 @@ class Summary:
     defects: int
     to_count: int
     cc_count: int
+    bcc: tuple[Address, ...]
+    reply_to: tuple[Address, ...]
+    message_id: str
 
     @property
     def held_bytes(self) -> int:
         """About how much memory this holds (an address is two strings and a tuple)."""
-        addresses = len(self.sender) + len(self.to) + len(self.cc)
+        addresses = len(self.sender) + len(self.to) + len(self.cc) + len(self.bcc)
+        addresses += len(self.reply_to)
         text = sys.getsizeof(self.subject) + sys.getsizeof(self.snippet)
+        text += sys.getsizeof(self.message_id) if self.message_id else 0
         return 200 + text + addresses * 200
 
     @classmethod
@@ -94,6 +101,9 @@ class Summary:
             defects=len(parsed.defects),
             to_count=len(parsed.to),
             cc_count=len(parsed.cc),
+            bcc=parsed.bcc[:LISTED_ADDRESSES],
+            reply_to=parsed.reply_to[:LISTED_ADDRESSES],
+            message_id=(parsed.message_id or "")[:MESSAGE_ID_LENGTH],
         )
 
 
