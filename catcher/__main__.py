@@ -1,5 +1,5 @@
 """Allow ``python -m catcher``."""
 
-from catcher.cli import main
+from catcher.cli import run
 
-main()
+run()

@@ -384,9 +384,18 @@ def raw(ident: str) -> ResponseReturnValue:
 def html(ident: str) -> ResponseReturnValue:
     """The HTML body, ``cid:`` images pointed at their parts, served so no script runs."""
     message = find(ident)
+    response = html_response(message, block_remote=_flag("block_remote"))
+    if response is None:
+        raise NotFound(f"message {message.id} has no HTML body")
+    return response
+
+
+def html_response(message: Message, *, block_remote: bool = False) -> Response | None:
+    """A message's HTML body as a page no script runs in, ``cid:`` images pointed at
+    their parts by token; None when it has no HTML body."""
     parsed = store().parsed(message)
     if parsed.html is None:
-        raise NotFound(f"message {message.id} has no HTML body")
+        return None
     tokens = app_state().tokens
 
     def part_url(found: Part) -> str:
@@ -396,7 +405,7 @@ def html(ident: str) -> ResponseReturnValue:
     body = preview.open_links_in_new_tab(preview.rewrite_cids(parsed.html, parsed.parts, part_url))
     response = Response(body, mimetype="text/html")
     response.headers["Content-Security-Policy"] = (
-        preview.PREVIEW_POLICY_LOCAL if _flag("block_remote") else preview.PREVIEW_POLICY
+        preview.PREVIEW_POLICY_LOCAL if block_remote else preview.PREVIEW_POLICY
     )
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -423,13 +432,22 @@ def headers(ident: str) -> ResponseReturnValue:
 def part(ident: str, part_id: str) -> ResponseReturnValue:
     """One part, decoded, with its content type; ``?download=1`` to save it."""
     message = find(ident)
+    response = part_response(message, part_id, "attachment" if _flag("download") else "inline")
+    if response is None:
+        raise NotFound(f"message {message.id} has no part {part_id[:40]!r}")
+    return response
+
+
+def part_response(message: Message, part_id: str, disposition: str) -> Response | None:
+    """One part of a message, decoded, served as its own type (never as a page that runs
+    script); None when there is no such part."""
     found = part_content(message.raw, part_id) if len(part_id) < MAX_PART_ID else None
     if found is None:
-        raise NotFound(f"message {message.id} has no part {part_id[:40]!r}")
+        return None
     info, content = found
     response = Response(content, content_type=preview.content_type(info.content_type, info.charset))
     response.headers["Content-Disposition"] = preview.content_disposition(
-        "attachment" if _flag("download") else "inline", info.filename or f"part-{info.part_id}"
+        disposition, info.filename or f"part-{info.part_id}"
     )
     response.headers["Content-Security-Policy"] = preview.PART_POLICY
     return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -20,6 +21,7 @@ from catcher.settings import (
     Settings,
     format_size,
     hostport,
+    parse_compat,
     parse_credentials,
     parse_size,
 )
@@ -56,6 +58,39 @@ def _credentials(
 
 def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
     return None if value is None else Path(value)
+
+
+# Mailpit's (MP_*) and MailHog's (MH_*) variables that mean the same as one of catcher's:
+# a container set up for either starts catcher the same way. catcher's own win.
+PEER_ADDRESSES = {
+    "MP_SMTP_BIND_ADDR": "SMTP",
+    "MH_SMTP_BIND_ADDR": "SMTP",
+    "MP_UI_BIND_ADDR": "HTTP",
+    "MH_UI_BIND_ADDR": "HTTP",
+    "MH_API_BIND_ADDR": "HTTP",
+}
+PEER_VALUES = {
+    "MP_MAX_MESSAGES": "CATCHER_MAX_MESSAGES",
+    "MH_HOSTNAME": "CATCHER_HOSTNAME",
+    "MP_SMTP_AUTH": "CATCHER_SMTP_AUTH",
+    "MP_UI_AUTH": "CATCHER_HTTP_AUTH",
+}
+
+
+def peer_environment(environ: dict[str, str]) -> dict[str, str]:
+    """The CATCHER_* variables that Mailpit's and MailHog's variables in ``environ``
+    stand for, leaving out any that ``environ`` sets itself."""
+    found: dict[str, str] = {}
+    for name, kind in PEER_ADDRESSES.items():
+        value = environ.get(name, "").strip()
+        host, sep, port = value.rpartition(":")
+        if sep and port.isdigit():
+            found.setdefault(f"CATCHER_{kind}_HOST", host.strip("[]") or "0.0.0.0")
+            found.setdefault(f"CATCHER_{kind}_PORT", port)
+    for name, ours in PEER_VALUES.items():
+        if environ.get(name):
+            found.setdefault(ours, environ[name].split()[0])
+    return {key: value for key, value in found.items() if key not in environ}
 
 
 def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
@@ -201,6 +236,12 @@ def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
     default=DEFAULTS.event_loop,
     help="SMTP event loop; auto uses uvloop when it is installed.",
 )
+@option(
+    "--compat",
+    metavar="APIS",
+    default="all",
+    help="Peer APIs to serve beside catcher's: mailpit,mailhog,mailcatcher, all or none.",
+)
 @click.version_option(__version__, "-V", "--version", prog_name="catcher")
 @click.pass_context
 def main(ctx: click.Context, /, **options: Any) -> None:
@@ -213,11 +254,18 @@ def main(ctx: click.Context, /, **options: Any) -> None:
     if ctx.invoked_subcommand is not None:
         return
     options["cors_origins"] = tuple(options["cors_origins"])
+    options["compat"] = parse_compat(options["compat"])
     try:
         settings = Settings(**options)
     except SettingError as error:
         raise click.UsageError(str(error)) from None
     sys.exit(serve(settings))
+
+
+def run() -> None:
+    """The ``catcher`` command, after reading Mailpit's and MailHog's variables."""
+    os.environ.update(peer_environment(dict(os.environ)))
+    main()
 
 
 def serve(settings: Settings) -> int:

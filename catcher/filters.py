@@ -61,9 +61,10 @@ class Term:
         if field == "attachment":
             return summary.attachments > 0
         if isinstance(value, datetime):
-            return message.received_at < value if field == "before" else message.received_at > value
+            when = message.received_at
+            return when <= value if field == "before" else when >= value
         if isinstance(value, int):
-            return message.size >= value if field == "larger" else message.size <= value
+            return message.size > value if field == "larger" else message.size < value
         wanted = fold(value)
         if field == "text":
             return all(word in search.everything for word in wanted.split())

@@ -3,8 +3,8 @@
 
 ``from:`` ``to:`` ``cc:`` ``bcc:`` ``reply-to:`` ``addressed:`` ``subject:`` ``message-id:``
 ``tag:`` (a mailbox) match as case-folded substrings; ``is:read`` ``is:unread``
-``has:attachment``; ``before:`` ``after:`` take a date (ISO 8601 or RFC 5322, in ``tz``
-when it has no offset); ``larger:`` ``smaller:`` a size (``10kb``, ``1.5M``). Every
+``has:attachment``; ``before:`` ``after:`` (inclusive) take a date (ISO 8601 or RFC 5322, in ``tz``
+when it has no offset); ``larger:`` ``smaller:`` (exclusive) a size (``10kb``, ``1.5M``). Every
 term must hold. Anything else, ``https://...`` included, is a word to find.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -120,8 +120,7 @@ def _term(prefix: str | None, value: str, negate: bool, tz: tzinfo) -> Term | No
 
 
 def _date(prefix: str, value: str, tz: tzinfo) -> datetime:
-    """A date or a moment; a date alone is its midnight in ``tz`` (``before:`` that day
-    excludes it, ``after:`` includes it, as Mailpit reads them)."""
+    """A date or a moment; a date alone is its midnight in ``tz``."""
     when: datetime | None = None
     try:
         when = datetime.fromisoformat(value)
@@ -132,11 +131,7 @@ def _date(prefix: str, value: str, tz: tzinfo) -> datetime:
             when = None
     if when is None:
         raise SearchError(f"{prefix}: expected a date like 2026-12-01, got {value[:40]!r}")
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=tz)
-    if prefix == "after" and len(value) == 10:
-        when -= timedelta(microseconds=1)
-    return when
+    return when if when.tzinfo is not None else when.replace(tzinfo=tz)
 
 
 def _size(prefix: str, value: str) -> int:

@@ -50,6 +50,7 @@ class Catcher:
                 settings.http_host,
                 settings.http_port,
                 threads=settings.http_threads,
+                max_body=settings.max_request_body,
             )
             self._http.start()
         except BaseException:

@@ -11,6 +11,8 @@ MB = 1024 * 1024
 
 EventLoop = Literal["auto", "asyncio", "uvloop"]
 EVENT_LOOPS: tuple[EventLoop, ...] = get_args(EventLoop)
+# The peer catchers whose HTTP APIs catcher also serves (catcher.compat).
+COMPAT_APIS = frozenset({"mailpit", "mailhog", "mailcatcher"})
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": MB, "g": 1024 * MB}
@@ -78,6 +80,15 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     event_loop: EventLoop = "auto"
     http_threads: int = 16
+    compat: frozenset[str] = COMPAT_APIS
+
+    @property
+    def max_request_body(self) -> int:
+        """The largest HTTP request body: 1 MB, or a message of ``max_message_size`` as
+        base64 in JSON where an API takes whole messages (Mailpit's send)."""
+        if "mailpit" not in self.compat:
+            return MB
+        return max(MB, self.max_message_size * 4 // 3 + MB)
 
     def __post_init__(self) -> None:
         for name in ("smtp_port", "http_port"):
@@ -114,11 +125,27 @@ class Settings:
             raise SettingError(
                 f"event_loop: expected one of {', '.join(EVENT_LOOPS)}, got {self.event_loop!r}"
             )
+        unknown = set(self.compat) - COMPAT_APIS
+        if unknown:
+            raise SettingError(
+                f"compat: {', '.join(sorted(unknown))} is not one of "
+                f"{', '.join(sorted(COMPAT_APIS))} (or none)"
+            )
         for origin in self.cors_origins:
             if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
                 raise SettingError(
                     f"cors_origins: {origin!r} is not an origin such as http://localhost:3000"
                 )
+
+
+def parse_compat(text: str) -> frozenset[str]:
+    """``mailpit,mailhog``, ``all`` or ``none`` as the set of peer APIs to serve."""
+    words = {w.strip().lower() for w in text.split(",") if w.strip()}
+    if words == {"all"}:
+        return COMPAT_APIS
+    if words <= {"none"}:
+        return frozenset()
+    return frozenset(words)
 
 
 def _check_port(name: str, value: int) -> None:

@@ -11,7 +11,7 @@ from flask import Flask, Response, request, send_from_directory
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from catcher import api, mailbox_api, wire
+from catcher import api, compat, mailbox_api, wire
 from catcher.preview import PartTokens
 from catcher.settings import Settings
 from catcher.state import AppState, ServerStatus, app_state
@@ -49,6 +49,7 @@ def create_app(
     app.after_request(guard.decorate)
     app.register_blueprint(api.bp)
     app.register_blueprint(mailbox_api.bp)
+    compat.register(app, settings.compat)
 
     @app.get("/")
     def index() -> Response:
@@ -62,7 +63,7 @@ def create_app(
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
-        if request.path.startswith("/api/"):
+        if request.path.startswith(("/api/", "/view/", "/messages")):
             return wire.http_error(exc)
         return exc
 
@@ -126,7 +127,7 @@ class Guard:
 
     def _preflight(self, origin: str) -> Response:
         response = Response(status=204)
-        response.headers["Access-Control-Allow-Methods"] = "GET, PATCH, DELETE, OPTIONS"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = (
             "Content-Type, Last-Event-ID, Authorization"
         )

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from catcher.parsing.addresses import Address, addresses_text
 from catcher.parsing.htmltext import Reading, Tag, html_text, read_html, snippet, tags
-from catcher.parsing.mime import Parsed, Part, parse, part_content, part_contents
+from catcher.parsing.mime import Parsed, Part, parse, part_content, part_contents, raw_headers
+from catcher.parsing.tree import Entity, parse_tree
 
 __all__ = [
     "Address",
+    "Entity",
     "Parsed",
     "Part",
     "Reading",
@@ -20,8 +22,10 @@ __all__ = [
     "addresses_text",
     "html_text",
     "parse",
+    "parse_tree",
     "part_content",
     "part_contents",
+    "raw_headers",
     "read_html",
     "snippet",
     "tags",

@@ -22,6 +22,7 @@ from catcher.parsing.charsets import (
     decode_text,
     decode_words,
     qpdecode,
+    to_bytes,
     uudecode,
 )
 from catcher.parsing.headers import HeaderFields, header_text, parse_message_id
@@ -94,6 +95,16 @@ def part_contents(raw: bytes) -> tuple[tuple[Part, bytes], ...]:
         return tuple((_part(leaf), leaf.payload) for leaf in _Analysis(raw).leaves)
     except Exception:  # same promise as parse()
         return ()
+
+
+def raw_headers(raw: bytes) -> list[tuple[str, str]]:
+    """The message's header fields in order, as sent: encoded-words and folding kept,
+    8-bit bytes read as UTF-8 (or replaced when they are not)."""
+    try:
+        items = parse_tree(raw, headers_only=True).items
+    except Exception:  # same promise as parse()
+        return []
+    return [(name, to_bytes(value).decode("utf-8", "replace")) for name, value in items]
 
 
 # --- the MIME tree ------------------------------------------------------------------------

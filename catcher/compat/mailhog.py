@@ -1,0 +1,236 @@
+"""MailHog's API (v2 lists and search, v1 messages) over catcher's store.
+
+A message comes in MailHog's shape: ``From``/``To`` are the SMTP envelope, ``Content``
+holds the header fields as sent (lists of raw values) and the raw body, ``MIME.Parts``
+the parts of a multipart (each one a ``Content``, nested multiparts with their own
+``MIME``), ``Raw`` what the SMTP client sent. MailHog's ids are strings: catcher's own
+ids, as strings. Search kinds: ``from`` and ``to`` match the envelope and the headers,
+``containing`` every word anywhere in the message's text. ``jim`` (the chaos monkey)
+answers 404, as MailHog does while it is off; ``release`` is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Response, request
+from flask.typing import ResponseReturnValue
+
+from catcher.api import BadRequest, NotFound, answer_errors_in_json, part_response, store
+from catcher.filters import Filter
+from catcher.message import Message
+from catcher.parsing import Entity, parse_tree
+from catcher.wire import json_response
+
+__all__ = ["bp", "list_bp"]
+
+bp = Blueprint("mailhog", __name__)
+answer_errors_in_json(bp)
+# Routes Mailpit's API has too (Mailpit's shape wins when both are on).
+list_bp = Blueprint("mailhog_v1_list", __name__)
+answer_errors_in_json(list_bp)
+
+MAX_LIMIT = 250
+V1_LIST = 1000
+_LINE_BREAK = re.compile(r"\r?\n")
+_BODY_START = re.compile(rb"\r?\n\r?\n")
+
+
+def _number(name: str, default: int, high: int | None = None) -> int:
+    text = request.args.get(name)
+    if text is None or text == "":
+        return default
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise BadRequest(f"{name}: expected a whole number, got {text[:40]!r}")
+    value = int(text)
+    return min(value, high) if high is not None else value
+
+
+def _find(ident: str) -> Message:
+    number = int(ident) if ident.isascii() and ident.isdigit() and len(ident) <= 18 else None
+    message = store().get(number) if number is not None else None
+    if message is None:
+        raise NotFound(f"no message with id {ident[:40]!r}")
+    return message
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+def _path(address: str) -> dict[str, Any]:
+    """An envelope address as MailHog splits it: source route, mailbox, domain."""
+    relays = None
+    if ":" in address:
+        route, address = address.split(":", 1)
+        relays = route.split(",")
+    mailbox, _, domain = address.partition("@")
+    return {"Relays": relays, "Mailbox": mailbox, "Domain": domain, "Params": ""}
+
+
+def _headers(entity: Entity) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for name, value in entity.items:
+        text = _text(value.encode("utf-8", "surrogateescape"))
+        fields.setdefault(name, []).append(_LINE_BREAK.sub("", text))
+    return fields
+
+
+def _content(entity: Entity, body: bytes) -> dict[str, Any]:
+    return {
+        "Headers": _headers(entity),
+        "Body": _text(body),
+        "Size": len(body),
+        "MIME": _mime(entity),
+    }
+
+
+def _mime(entity: Entity) -> dict[str, Any] | None:
+    if entity.children is None:
+        return None
+    return {"Parts": [_content(child, child.raw_body()) for child in entity.children]}
+
+
+def _shape(message: Message) -> dict[str, Any]:
+    raw = message.raw
+    tree = parse_tree(raw)
+    found = _BODY_START.search(raw)
+    body = raw[found.end() :] if found else b""
+    content = _content(tree, body)
+    content["Size"] = message.size
+    headers = content["Headers"]
+    if not any(name.lower() == "message-id" for name in headers):
+        headers["Message-ID"] = [f"{message.id}@catcher"]
+    stamp = message.received_at.strftime("%a, %d %b %Y %H:%M:%S +0000")
+    received = (
+        f"from {message.delivery.helo} by catcher (catcher)\r\n          id {message.id}; {stamp}"
+    )
+    headers.setdefault("Received", []).append(received)
+    headers.setdefault("Return-Path", []).append(f"<{message.envelope.mail_from}>")
+    envelope = message.envelope
+    return {
+        "ID": str(message.id),
+        "From": _path(envelope.mail_from),
+        "To": [_path(r) for r in envelope.rcpt_tos],
+        "Content": content,
+        "Created": message.received_at.isoformat().replace("+00:00", "Z"),
+        "MIME": content["MIME"],
+        "Raw": {
+            "From": envelope.mail_from,
+            "To": list(envelope.rcpt_tos),
+            "Data": _text(raw),
+            "Helo": message.delivery.helo,
+        },
+    }
+
+
+def _page(flt: Filter) -> Response:
+    start = _number("start", 0)
+    limit = _number("limit", 50, MAX_LIMIT)
+    page = store().query(flt, limit=limit, offset=start)
+    return json_response(
+        {
+            "total": page.matched,
+            "count": len(page.messages),
+            "start": start,
+            "items": [_shape(m) for m in page.messages],
+        }
+    )
+
+
+# -- v2 -----------------------------------------------------------------------------------
+
+
+@bp.get("/api/v2/messages")
+def messages() -> ResponseReturnValue:
+    """Messages, newest first: ``start``, ``limit`` (at most 250)."""
+    return _page(Filter())
+
+
+@bp.get("/api/v2/search")
+def search() -> ResponseReturnValue:
+    """Messages where ``query`` is in the sender (``kind=from``), a recipient (``to``) or
+    anywhere (``containing``)."""
+    kind = request.args.get("kind", "")
+    text = (request.args.get("query") or "").strip()
+    if not text:
+        raise BadRequest("query: required")
+    if kind == "from":
+        flt = Filter(sender=text)
+    elif kind == "to":
+        flt = Filter(to=text)
+    elif kind == "containing":
+        flt = Filter(text=text)
+    else:
+        raise BadRequest(f"kind: expected from, to or containing, got {kind[:40]!r}")
+    return _page(flt)
+
+
+@bp.route("/api/v2/jim", methods=["GET", "POST", "PUT", "DELETE"])
+def jim() -> ResponseReturnValue:
+    """The chaos monkey is off: 404, as MailHog answers then."""
+    raise NotFound("Jim is not enabled")
+
+
+@bp.get("/api/v2/outgoing-smtp")
+def outgoing_smtp() -> ResponseReturnValue:
+    """No outgoing servers: catcher never relays."""
+    return json_response({})
+
+
+# -- v1 -----------------------------------------------------------------------------------
+
+
+@list_bp.get("/api/v1/messages")
+def list_v1() -> ResponseReturnValue:
+    """The newest 1000 messages, as a JSON array."""
+    page = store().query(Filter(), limit=V1_LIST)
+    return json_response([_shape(m) for m in page.messages])
+
+
+@list_bp.delete("/api/v1/messages")
+def delete_all() -> ResponseReturnValue:
+    """Delete every message (an empty answer)."""
+    store().clear()
+    return Response(b"", status=200)
+
+
+@bp.get("/api/v1/messages/<ident>")
+def get_message(ident: str) -> ResponseReturnValue:
+    """One message in MailHog's shape."""
+    return json_response(_shape(_find(ident)))
+
+
+@bp.delete("/api/v1/messages/<ident>")
+def delete_message(ident: str) -> ResponseReturnValue:
+    """Delete one message (an empty answer)."""
+    message = _find(ident)
+    store().delete(message.id)
+    return Response(b"", status=200)
+
+
+@bp.get("/api/v1/messages/<ident>/download")
+def download(ident: str) -> ResponseReturnValue:
+    """The message as received, to save as ``<id>.eml``."""
+    message = _find(ident)
+    response = Response(message.raw, mimetype="message/rfc822")
+    response.headers["Content-Disposition"] = f'attachment; filename="{message.id}.eml"'
+    return response
+
+
+@bp.get("/api/v1/messages/<ident>/mime/part/<int:index>/download")
+def download_part(ident: str, index: int) -> ResponseReturnValue:
+    """Part ``index`` of ``MIME.Parts`` (from 0), decoded, as an attachment."""
+    message = _find(ident)
+    response = part_response(message, str(index + 1), "attachment")
+    if response is None:
+        raise NotFound(f"message {message.id} has no part {index}")
+    return response
+
+
+@bp.post("/api/v1/messages/<ident>/release")
+def release(ident: str) -> ResponseReturnValue:
+    """Refused: catcher never relays mail."""
+    _find(ident)
+    raise BadRequest("catcher never relays mail: release is not available")

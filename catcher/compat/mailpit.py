@@ -1,0 +1,619 @@
+"""Mailpit's API v1 (and its ``/view`` pages) over catcher's store.
+
+Mailpit's ids are opaque strings: catcher's own ids, as strings. ``latest`` names the
+newest message (with ``?query=``, the newest match). Search is catcher's, which reads
+Mailpit's syntax (``catcher.query``). Tags are catcher's mailboxes: a message's tags are
+the mailboxes it is in (``default`` left out), ``tag:NAME`` searches one, and they are
+set by routing, not through this API. ``release`` is refused: catcher never relays.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, formataddr, make_msgid
+from typing import Any
+
+from flask import Blueprint, Response, request
+from flask.typing import ResponseReturnValue
+
+from catcher import __version__, query
+from catcher.api import (
+    BadRequest,
+    NotFound,
+    answer_errors_in_json,
+    html_response,
+    part_response,
+    store,
+)
+from catcher.filters import Filter, Term
+from catcher.message import Delivery, Envelope, Message, Summary
+from catcher.parsing import Address, Parsed, html_text, part_contents, raw_headers
+from catcher.state import app_state
+from catcher.wire import json_response
+
+__all__ = ["bp"]
+
+bp = Blueprint("mailpit", __name__)
+answer_errors_in_json(bp)
+
+DEFAULT_MAILBOX = "default"
+SNIPPET_LENGTH = 200
+_UNFOLD = re.compile(r"\r?\n[ \t]*")
+_NO_ADDRESS = {"Name": "", "Address": ""}
+
+
+# -- reading requests ---------------------------------------------------------------------
+
+
+def _number(name: str, default: int) -> int:
+    text = request.args.get(name)
+    if text is None or text == "":
+        return default
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise BadRequest(f"{name}: expected a whole number, got {text[:40]!r}")
+    return int(text)
+
+
+def _search(text: str | None) -> Filter:
+    """A Filter for Mailpit's ``query`` text (and ``tz``, ``before``)."""
+    try:
+        tz = query.timezone(request.args.get("tz"))
+        flt = query.narrow(Filter(), query.parse(text or "", tz))
+        before = request.args.get("before")
+        if before:
+            flt = replace(flt, terms=flt.terms + tuple(query.parse(f"before:{before}", tz)))
+    except query.SearchError as exc:
+        raise BadRequest(str(exc)) from None
+    return flt
+
+
+def _required_query() -> str:
+    text = (request.args.get("query") or "").strip()
+    if not text:
+        raise BadRequest("Error: no search query")
+    return text
+
+
+def _find(ident: str) -> Message:
+    if ident == "latest":
+        found = store().latest(_search(request.args.get("query")))
+        if found is None:
+            raise NotFound(
+                "there are no messages" if not request.args.get("query") else "no message matches"
+            )
+        return found
+    number = int(ident) if ident.isascii() and ident.isdigit() and len(ident) <= 18 else None
+    message = store().get(number) if number is not None else None
+    if message is None:
+        raise NotFound(f"no message with id {ident[:40]!r}")
+    return message
+
+
+def _ids(values: object) -> list[int]:
+    """Message ids from a request: strings or numbers; ids that name no message are
+    left out, as Mailpit leaves them."""
+    if not isinstance(values, list):
+        raise BadRequest("IDs: expected a list of message ids")
+    found = []
+    for value in values:
+        text = str(value)
+        if text.isascii() and text.isdigit() and len(text) <= 18:
+            found.append(int(text))
+        elif not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise BadRequest(f"IDs: {str(value)[:40]!r} is not a message id")
+    return found
+
+
+def _body() -> dict[str, Any]:
+    """The request's fields: a JSON object, or a form (the Python client sends forms)."""
+    if request.form:
+        fields: dict[str, Any] = {}
+        for key in request.form:
+            values = request.form.getlist(key)
+            if key.lower() in ("ids", "id"):
+                fields["IDs"] = values
+            elif key.lower() == "read":
+                fields["Read"] = values[-1].lower() in ("1", "true", "yes", "on")
+            else:
+                fields[key] = values[-1]
+        return fields
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        raise BadRequest("JSON body nested too deeply") from None
+    return data if isinstance(data, dict) else {}
+
+
+# -- shapes -------------------------------------------------------------------------------
+
+
+def _created(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _address(found: Address) -> dict[str, str]:
+    return {"Name": found.name, "Address": found.address}
+
+
+def _addresses(found: Iterable[Address]) -> list[dict[str, str]]:
+    return [_address(a) for a in found]
+
+
+def _bcc(
+    message: Message, to: Iterable[Address], cc: Iterable[Address], bcc: tuple[Address, ...]
+) -> tuple[Address, ...]:
+    """Bcc as Mailpit shows it: the header's, then every envelope recipient that no
+    header names (what a Bcc was)."""
+    named = {a.address.lower() for group in (to, cc, bcc) for a in group}
+    hidden = tuple(Address("", r) for r in message.envelope.rcpt_tos if r.lower() not in named)
+    return bcc + hidden
+
+
+def _tags(mailboxes: Iterable[str]) -> list[str]:
+    return [name for name in mailboxes if name != DEFAULT_MAILBOX]
+
+
+def _snippet(summary: Summary) -> str:
+    text = summary.snippet
+    return text if len(text) <= SNIPPET_LENGTH else text[:SNIPPET_LENGTH] + "..."
+
+
+def _summary(message: Message) -> dict[str, Any]:
+    the_store = store()
+    brief = the_store.summary(message)
+    bcc = _bcc(message, brief.to, brief.cc, brief.bcc)
+    return {
+        "ID": str(message.id),
+        "MessageID": brief.message_id,
+        "Read": the_store.is_read(message.id),
+        "From": _address(brief.sender[0]) if brief.sender else dict(_NO_ADDRESS),
+        "To": _addresses(brief.to),
+        "Cc": _addresses(brief.cc),
+        "Bcc": _addresses(bcc),
+        "ReplyTo": _addresses(brief.reply_to),
+        "Subject": brief.subject,
+        "Created": _created(message.received_at),
+        "Username": message.delivery.auth_user or "",
+        "Tags": _tags(the_store.mailboxes_of(message.id)),
+        "Size": message.size,
+        "Attachments": brief.attachments,
+        "Snippet": _snippet(brief),
+    }
+
+
+def _listing(flt: Filter) -> dict[str, Any]:
+    the_store = store()
+    start = _number("start", 0)
+    limit = _number("limit", 50) or 1_000_000_000  # 0: all of them
+    page = the_store.query(flt, limit=limit, offset=start)
+    stats = the_store.stats()
+    if flt.is_empty:
+        unread_matches = stats.unread
+    else:
+        unread = replace(flt, terms=flt.terms + (Term("read", negate=True),))
+        unread_matches = the_store.query(unread, limit=0).matched
+    return {
+        "total": stats.count,
+        "unread": stats.unread,
+        "count": len(page.messages),
+        "messages_count": page.matched,
+        "messages_unread": unread_matches,
+        "start": start,
+        "tags": _tags(box.box.name for box in the_store.mailboxes()),
+        "messages": [_summary(m) for m in page.messages],
+    }
+
+
+def _canonical(name: str) -> str:
+    """A header name as Go's net/textproto writes it: Message-Id, Mime-Version."""
+    return "-".join(word[:1].upper() + word[1:].lower() for word in name.split("-"))
+
+
+def _header_map(message: Message) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for name, value in raw_headers(message.raw):
+        fields.setdefault(_canonical(name), []).append(_UNFOLD.sub(" ", value).strip())
+    if "Delivered-To" not in fields and message.envelope.rcpt_tos:
+        # (Mailpit's Python client needs one; the first recipient, as a delivery agent
+        # would write it for that copy.)
+        fields["Delivered-To"] = [message.envelope.rcpt_tos[0]]
+    return dict(sorted(fields.items()))
+
+
+def _list_unsubscribe(headers: dict[str, list[str]]) -> dict[str, Any]:
+    header = (headers.get("List-Unsubscribe") or [""])[0]
+    links = re.findall(r"<([^<>]*)>", header)
+    errors = "" if not header or links else "No valid links found"
+    post = (headers.get("List-Unsubscribe-Post") or [""])[0]
+    return {"Header": header, "Links": links, "Errors": errors, "HeaderPost": post}
+
+
+def _detail(message: Message) -> dict[str, Any]:
+    the_store = store()
+    parsed = the_store.parsed(message)
+    headers = _header_map(message)
+    files: list[dict[str, Any]] = []
+    inline: list[dict[str, Any]] = []
+    for part, content in part_contents(message.raw):
+        if not part.is_attachment and not part.content_id:
+            continue
+        entry = {
+            "PartID": part.part_id,
+            "FileName": part.filename or part.content_id or "",
+            "ContentType": part.content_type,
+            "ContentID": part.content_id or "",
+            "Size": len(content),
+            "Checksums": {
+                "MD5": hashlib.md5(content, usedforsecurity=False).hexdigest(),
+                "SHA1": hashlib.sha1(content, usedforsecurity=False).hexdigest(),
+                "SHA256": hashlib.sha256(content).hexdigest(),
+            },
+        }
+        (files if part.is_attachment else inline).append(entry)
+    return_path = (headers.get("Return-Path") or [""])[0].strip().strip("<>")
+    sender = parsed.sender[0] if parsed.sender else None
+    return {
+        "ID": str(message.id),
+        "MessageID": parsed.message_id or "",
+        "Read": the_store.is_read(message.id),
+        "From": _address(sender) if sender else dict(_NO_ADDRESS),
+        "To": _addresses(parsed.to),
+        "Cc": _addresses(parsed.cc),
+        "Bcc": _addresses(_bcc(message, parsed.to, parsed.cc, parsed.bcc)),
+        "ReplyTo": _addresses(parsed.reply_to),
+        "ReturnPath": return_path or (sender.address if sender else ""),
+        "Subject": parsed.subject,
+        "ListUnsubscribe": _list_unsubscribe(headers),
+        "Date": _created(parsed.date or message.received_at).replace(".000Z", "Z"),
+        "Tags": _tags(the_store.mailboxes_of(message.id)),
+        "Username": message.delivery.auth_user or "",
+        "Text": _text(parsed),
+        "HTML": parsed.html or "",
+        "Size": message.size,
+        "Inline": inline,
+        "Attachments": files,
+    }
+
+
+def _text(parsed: Parsed) -> str:
+    if parsed.text is not None:
+        return parsed.text
+    return html_text(parsed.html) if parsed.html else ""
+
+
+def _ok() -> Response:
+    return Response("ok", mimetype="text/plain")
+
+
+# -- messages -----------------------------------------------------------------------------
+
+
+@bp.get("/api/v1/messages")
+def list_messages() -> ResponseReturnValue:
+    """Messages, newest first: ``start``, ``limit`` (0: all), ``before`` a date."""
+    return json_response(_listing(_search(None)))
+
+
+@bp.put("/api/v1/messages")
+def set_read() -> ResponseReturnValue:
+    """Mark messages read or unread: ``{"IDs": [...], "Read": true}``, or ``{"Search":
+    "...", "Read": true}``; neither: all of them."""
+    body = _body()
+    read = body.get("Read", False)
+    if not isinstance(read, bool):
+        raise BadRequest("Read: expected true or false")
+    ids = _ids(body.get("IDs") or [])
+    search = body.get("Search") or ""
+    if not isinstance(search, str):
+        raise BadRequest("Search: expected search text")
+    if ids and search:
+        raise BadRequest("You may specify either IDs or a search query, not both")
+    the_store = store()
+    if not ids and not body.get("IDs"):
+        flt = _search(search)
+        ids = [m.id for m in the_store.query(flt, limit=len(the_store) + 1).messages]
+    the_store.set_read_many(ids, read)
+    return _ok()
+
+
+@bp.delete("/api/v1/messages")
+def delete_messages() -> ResponseReturnValue:
+    """Delete ``{"IDs": [...]}``, or every message when no ids are given.
+
+    The answer is an empty 200: MailHog's clients share this route and read any body as
+    JSON; Mailpit's accept any 200."""
+    given = _body().get("IDs") or []
+    ids = _ids(given)
+    the_store = store()
+    if not given:
+        the_store.clear()
+    for message_id in ids:
+        the_store.delete(message_id)
+    return Response(b"", status=200)
+
+
+@bp.get("/api/v1/search")
+def search() -> ResponseReturnValue:
+    """Messages matching ``query`` (Mailpit's search syntax), newest first."""
+    return json_response(_listing(_search(_required_query())))
+
+
+@bp.delete("/api/v1/search")
+def delete_search() -> ResponseReturnValue:
+    """Delete every message matching ``query``."""
+    store().delete_matching(_search(_required_query()))
+    return _ok()
+
+
+@bp.get("/api/v1/message/<ident>")
+def get_message(ident: str) -> ResponseReturnValue:
+    """One message, whole; marks it read, as Mailpit does."""
+    message = _find(ident)
+    shaped = _detail(message)
+    store().set_read(message.id, True)
+    return json_response(shaped)
+
+
+@bp.get("/api/v1/message/<ident>/headers")
+def headers(ident: str) -> ResponseReturnValue:
+    """Header fields as sent (encoded-words kept), by name: ``{"Subject": ["..."]}``."""
+    return json_response(_header_map(_find(ident)))
+
+
+@bp.get("/api/v1/message/<ident>/raw")
+def raw(ident: str) -> ResponseReturnValue:
+    """The exact bytes received; ``dl=1`` saves ``<ID>.eml``."""
+    message = _find(ident)
+    response = Response(message.raw, mimetype="text/plain")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    if request.args.get("dl") == "1":
+        response.headers["Content-Disposition"] = f'attachment; filename="{message.id}.eml"'
+    return response
+
+
+@bp.get("/api/v1/message/<ident>/part/<part_id>")
+def part(ident: str, part_id: str) -> ResponseReturnValue:
+    """One part, decoded."""
+    message = _find(ident)
+    response = part_response(message, part_id, "inline")
+    if response is None:
+        raise NotFound(f"message {message.id} has no part {part_id[:40]!r}")
+    return response
+
+
+@bp.get("/api/v1/message/<ident>/part/<part_id>/thumb")
+def thumbnail(ident: str, part_id: str) -> ResponseReturnValue:
+    """The image itself (catcher does not scale images)."""
+    return part(ident, part_id)
+
+
+@bp.post("/api/v1/message/<ident>/release")
+def release(ident: str) -> ResponseReturnValue:
+    """Refused: catcher never relays mail."""
+    _find(ident)
+    raise BadRequest("catcher never relays mail: release is not available")
+
+
+@bp.get("/view/<ident>.html")
+def view_html(ident: str) -> ResponseReturnValue:
+    """The HTML body as a page no script runs in; marks the message read."""
+    message = _find(ident)
+    response = html_response(message)
+    if response is None:
+        raise NotFound("This message does not contain a HTML part")
+    store().set_read(message.id, True)
+    return response
+
+
+@bp.get("/view/<ident>.txt")
+def view_text(ident: str) -> ResponseReturnValue:
+    """The text body (made from the HTML when there is no text part); marks it read."""
+    message = _find(ident)
+    text = _text(store().parsed(message))
+    store().set_read(message.id, True)
+    return Response(text, mimetype="text/plain")
+
+
+# -- sending ------------------------------------------------------------------------------
+
+
+@bp.post("/api/v1/send")
+def send() -> ResponseReturnValue:
+    """Build a message from JSON and store it as if it came over SMTP: ``{"ID": "..."}``."""
+    request.max_content_length = app_state().settings.max_request_body
+    body = _body()
+    try:
+        raw, envelope = _compose(body)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        return json_response({"Error": str(exc)}, 400)
+    the_store = store()
+    limit = app_state().settings.max_message_size
+    if len(raw) > limit:
+        return json_response({"Error": f"message is {len(raw)} bytes, over the {limit} limit"}, 400)
+    delivery = Delivery(request.remote_addr or "", "api", False, None)
+    message = the_store.add(raw, envelope, delivery)
+    return json_response({"ID": str(message.id)})
+
+
+def _person(value: object, field: str) -> tuple[str, str]:
+    if not isinstance(value, dict) or not isinstance(value.get("Email"), str):
+        raise ValueError(f'{field}: expected {{"Email": "...", "Name": "..."}}')
+    name = value.get("Name") or ""
+    if not isinstance(name, str):
+        raise ValueError(f"{field}: Name must be text")
+    email = value["Email"].strip()
+    if not email or any(c in email for c in "\r\n<>, "):
+        raise ValueError(f"{field}: {email[:80]!r} is not an email address")
+    return name, email
+
+
+def _people(body: dict[str, Any], field: str) -> list[tuple[str, str]]:
+    value = body.get(field) or []
+    if not isinstance(value, list):
+        raise ValueError(f"{field}: expected a list")
+    return [_person(v, field) for v in value]
+
+
+def _text_field(body: dict[str, Any], field: str) -> str:
+    value = body.get(field) or ""
+    if not isinstance(value, str):
+        raise ValueError(f"{field}: expected text")
+    return value
+
+
+def _compose(body: dict[str, Any]) -> tuple[bytes, Envelope]:
+    """The MIME message a send request describes, and its envelope."""
+    if "From" not in body:
+        raise ValueError("From: required")
+    sender = _person(body["From"], "From")
+    to, cc, reply_to = _people(body, "To"), _people(body, "Cc"), _people(body, "ReplyTo")
+    bcc = body.get("Bcc") or []
+    if not isinstance(bcc, list) or not all(isinstance(b, str) and b.strip() for b in bcc):
+        raise ValueError("Bcc: expected a list of email addresses")
+    if not to and not cc and not bcc:
+        raise ValueError("To, Cc or Bcc: at least one recipient is required")
+    text, html = _text_field(body, "Text"), _text_field(body, "HTML")
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = formataddr(sender)
+    for field, people in (("To", to), ("Cc", cc), ("Reply-To", reply_to)):
+        if people:
+            msg[field] = ", ".join(formataddr(p) for p in people)
+    msg["Subject"] = _text_field(body, "Subject")
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = make_msgid(domain="catcher")
+    extra = body.get("Headers") or {}
+    if not isinstance(extra, dict):
+        raise ValueError('Headers: expected {"Name": "value"}')
+    for name, value in extra.items():
+        if not re.fullmatch(r"[!-9;-~]{1,76}", name) or not isinstance(value, str):
+            raise ValueError(f"Headers: {str(name)[:40]!r} is not a header name with a text value")
+        if "\r" in value or "\n" in value:
+            raise ValueError(f"Headers: {name} holds a line break")
+        del msg[name]
+        msg[name] = value
+    if text or not html:
+        msg.set_content(text)
+        if html:
+            msg.add_alternative(html, subtype="html")
+    else:
+        msg.set_content(html, subtype="html")
+    attachments = body.get("Attachments") or []
+    if not isinstance(attachments, list):
+        raise ValueError("Attachments: expected a list")
+    for n, item in enumerate(attachments):
+        _attach(msg, item, n)
+    recipients = tuple(p[1] for p in to + cc) + tuple(b.strip() for b in bcc)
+    return msg.as_bytes(), Envelope(sender[1], recipients)
+
+
+def _attach(msg: EmailMessage, item: object, n: int) -> None:
+    where = f"Attachments[{n}]"
+    if not isinstance(item, dict) or not isinstance(item.get("Content"), str):
+        raise ValueError(f'{where}: expected {{"Content": base64, "Filename": "..."}}')
+    data = base64.b64decode(item["Content"], validate=True)
+    filename = item.get("Filename") or ""
+    ctype = item.get("ContentType") or "application/octet-stream"
+    cid = item.get("ContentID") or ""
+    if not all(isinstance(v, str) for v in (filename, ctype, cid)):
+        raise ValueError(f"{where}: Filename, ContentType and ContentID must be text")
+    if not re.fullmatch(r"[\w.+-]+/[\w.+-]+", ctype):
+        raise ValueError(f"{where}: {ctype[:60]!r} is not a content type")
+    maintype, subtype = ctype.split("/", 1)
+    options: dict[str, Any] = {"filename": filename or None}
+    if cid:
+        if any(c in cid for c in "\r\n<> "):
+            raise ValueError(f"{where}: {cid[:60]!r} is not a content id")
+        related = msg.get_body(("html",))
+        if related is not None:
+            related.add_related(data, maintype, subtype, cid=f"<{cid}>", **options)
+            return
+        options["cid"] = f"<{cid}>"
+    msg.add_attachment(data, maintype, subtype, **options)
+
+
+# -- the server ---------------------------------------------------------------------------
+
+
+@bp.get("/api/v1/info")
+def info() -> ResponseReturnValue:
+    """About this server, in Mailpit's shape."""
+    the_store = store()
+    stats = the_store.stats()
+    status = app_state().status()
+    return json_response(
+        {
+            "Version": f"catcher {__version__}",
+            "LatestVersion": "",
+            "Database": "",
+            "DatabaseSize": 0,
+            "Messages": stats.count,
+            "Unread": stats.unread,
+            "Tags": {
+                box.box.name: box.count
+                for box in the_store.mailboxes()
+                if box.box.name != DEFAULT_MAILBOX
+            },
+            "RuntimeStats": {
+                "Uptime": int(status.uptime),
+                "Memory": stats.held_bytes,
+                "MessagesDeleted": stats.deleted,
+                "SMTPAccepted": status.smtp_accepted,
+                "SMTPAcceptedSize": stats.bytes,
+                "SMTPRejected": status.smtp_rejected,
+                "SMTPIgnored": 0,
+            },
+        }
+    )
+
+
+@bp.get("/api/v1/webui")
+def webui() -> ResponseReturnValue:
+    """The web UI's settings, in Mailpit's shape: no relay, no SpamAssassin, no chaos."""
+    return json_response(
+        {
+            "Label": "catcher",
+            "MessageRelay": {
+                "Enabled": False,
+                "SMTPServer": "",
+                "ReturnPath": "",
+                "AllowedRecipients": "",
+                "BlockedRecipients": "",
+                "OverrideFrom": "",
+                "PreserveMessageIDs": False,
+            },
+            "SpamAssassin": False,
+            "ChaosEnabled": False,
+            "DuplicatesIgnored": False,
+            "HideDeleteAllButton": False,
+        }
+    )
+
+
+@bp.get("/api/v1/tags")
+def tags() -> ResponseReturnValue:
+    """Every tag: catcher's mailboxes, ``default`` left out."""
+    return json_response(_tags(box.box.name for box in store().mailboxes()))
+
+
+@bp.route("/api/v1/tags", methods=["PUT"])
+@bp.route("/api/v1/tags/<tag>", methods=["PUT", "DELETE"])
+def change_tags(tag: str | None = None) -> ResponseReturnValue:
+    """Refused: tags are catcher's mailboxes, which routing fills."""
+    raise BadRequest(
+        "tags are catcher's mailboxes, filled by routing (SMTP login, recipient patterns, "
+        "plus tags): create one with POST /api/mailboxes"
+    )
+
+
+@bp.route("/api/v1/chaos", methods=["GET", "PUT"])
+def chaos() -> ResponseReturnValue:
+    """Not enabled (as Mailpit answers without --enable-chaos)."""
+    raise NotFound("chaos is not enabled")

@@ -1,0 +1,369 @@
+"""The peer APIs over plain HTTP: where Mailpit's and MailHog's routes collide, what
+turning an API off does, Mailpit's search syntax (on catcher's own API too), its send
+API with bad input, and the shapes clients read that no client package checks."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from catcher.server import Catcher
+from tests.conftest import Http, smtp_client
+from tests.peers.mail import ALL, COPIES, ENCODED, PLAIN, REPORT, RICH, build, send_all
+
+
+@pytest.fixture
+def filled(catcher: Catcher) -> Catcher:
+    send_all(*catcher.smtp_address)
+    return catcher
+
+
+def _ids(catcher: Catcher) -> dict[str, int]:
+    page = catcher.store.query(limit=100)
+    return {catcher.store.summary(m).subject: m.id for m in page.messages}
+
+
+def _subjects(http: Http, path: str) -> list[str]:
+    return [m["Subject"] for m in http.get(path)["messages"]]
+
+
+# -- the two routes Mailpit and MailHog share ------------------------------------------------
+
+
+def test_list_route_answers_in_mailpit_shape(filled: Catcher, http: Http) -> None:
+    listed = http.get("/api/v1/messages")
+    assert isinstance(listed, dict)  # MailHog's would be an array; no MailHog client reads it
+    assert listed["total"] == listed["messages_count"] == len(ALL)
+    assert listed["messages"][0]["Subject"] == ENCODED.subject
+
+
+def test_delete_all_answers_an_empty_200_that_both_kinds_of_client_accept(
+    filled: Catcher, http: Http
+) -> None:
+    status, _, body = http.request("DELETE", "/api/v1/messages")
+    assert (status, body) == (200, b"")  # npm mailhog JSON-parses any body it gets
+    assert len(filled.store) == 0
+
+
+def test_delete_with_ids_deletes_only_those(filled: Catcher, http: Http) -> None:
+    ids = _ids(filled)
+    status, _, body = http.request("DELETE", "/api/v1/messages", {"IDs": [str(ids[PLAIN.subject])]})
+    assert (status, body) == (200, b"")
+    assert sorted(_ids(filled)) == sorted(s.subject for s in ALL if s is not PLAIN)
+
+
+def test_delete_with_unknown_ids_deletes_nothing(filled: Catcher, http: Http) -> None:
+    status, _, _ = http.request("DELETE", "/api/v1/messages", {"IDs": ["iAfZVVe2UQfNSG5BAjgYwa"]})
+    assert status == 200 and len(filled.store) == len(ALL)
+
+
+def test_mailhog_alone_keeps_its_own_list_and_delete(make_catcher: Any) -> None:
+    catcher = make_catcher(compat=frozenset({"mailhog"}))
+    send_all(*catcher.smtp_address)
+    http = Http(catcher.url)
+    listed = http.get("/api/v1/messages")
+    assert isinstance(listed, list)
+    [subject] = listed[0]["Content"]["Headers"]["Subject"]
+    assert subject.startswith("=?utf-8?")  # as sent: MailHog leaves encoded-words alone
+    assert [m["Raw"]["From"] for m in listed] == [s.sender for s in reversed(ALL)]
+    assert http.request("GET", "/api/v1/search?query=x")[0] == 404  # Mailpit's is off
+    status, _, body = http.request("DELETE", "/api/v1/messages")
+    assert (status, body, len(catcher.store)) == (200, b"", 0)
+
+
+def test_compat_none_serves_only_catchers_api(make_catcher: Any) -> None:
+    catcher = make_catcher(compat=frozenset())
+    http = Http(catcher.url)
+    for path in ("/api/v1/messages", "/api/v2/messages", "/messages", "/view/latest.txt"):
+        assert http.request("GET", path)[0] == 404, path
+    assert http.get("/api/messages")["total"] == 0
+
+
+# -- Mailpit ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("subject:Copies", [COPIES]),
+        ('subject:"aus Köln"', [ENCODED]),
+        ("Küche", [PLAIN]),
+        ("-Küche -subject:Rich", [ENCODED, COPIES]),
+        ("!from:boss from:shop.test", [RICH, PLAIN]),
+        ("to:dave", [COPIES]),
+        ("cc:frank", [COPIES]),
+        ("bcc:grace", [COPIES]),
+        ("-bcc:grace", [ENCODED, RICH, PLAIN]),
+        ("message-id:m2@shop", [RICH]),
+        ("has:attachment", [RICH]),
+        ("-has:attachment is:unread", [ENCODED, COPIES, PLAIN]),
+        ("larger:1kb", [RICH]),
+        ("smaller:1kb -Copies", [ENCODED, PLAIN]),
+        ("after:2000-01-01 before:2999-01-01 subject:Plain", [PLAIN]),
+        ("before:2000-01-01", []),
+        ("https://shop.test/sale", [RICH]),
+    ],
+)
+def test_mailpit_search_syntax(
+    filled: Catcher, http: Http, query: str, expected: list[Any]
+) -> None:
+    found = http.get("/api/v1/search?" + _query(query=query))
+    assert [m["Subject"] for m in found["messages"]] == [s.subject for s in expected]
+    assert found["messages_count"] == len(expected) and found["total"] == len(ALL)
+
+
+def test_catchers_own_search_reads_the_same_syntax(filled: Catcher, http: Http) -> None:
+    found = http.get("/api/messages?" + _query(q="-has:attachment from:shop.test"))
+    assert [m["subject"] for m in found["messages"]] == [COPIES.subject, PLAIN.subject]
+    status, payload = http.json("GET", "/api/messages?" + _query(q="after:yesterday-ish"))
+    assert status == 400 and "after:" in payload["error"]
+
+
+def test_read_state_in_search_follows_changes(filled: Catcher, http: Http) -> None:
+    ids = _ids(filled)
+    assert _subjects(http, "/api/v1/search?query=is:read") == []
+    http.get(f"/api/v1/message/{ids[COPIES.subject]}")  # opening marks read
+    assert _subjects(http, "/api/v1/search?query=is:read") == [COPIES.subject]
+    status, _, body = http.request(
+        "PUT", "/api/v1/messages", {"Search": "subject:Copies", "Read": False}
+    )
+    assert (status, body) == (200, b"ok")
+    assert _subjects(http, "/api/v1/search?query=is:read") == []
+    http.request("PUT", "/api/v1/messages", {"Read": True})
+    assert http.get("/api/v1/messages")["unread"] == 0
+
+
+def test_search_needs_a_query_and_readable_terms(filled: Catcher, http: Http) -> None:
+    status, payload = http.json("GET", "/api/v1/search")
+    assert status == 400 and "no search query" in payload["error"]
+    status, payload = http.json("GET", "/api/v1/search?query=larger:lots")
+    assert status == 400 and "larger:" in payload["error"]
+    status, payload = http.json("GET", "/api/v1/search?query=x&tz=Mars/Olympus")
+    assert status == 400 and "tz" in payload["error"]
+
+
+def test_latest_and_paging(filled: Catcher, http: Http) -> None:
+    assert http.get("/api/v1/message/latest")["Subject"] == ENCODED.subject
+    assert http.get("/api/v1/message/latest?query=subject:Rich")["Subject"] == RICH.subject
+    page = http.get("/api/v1/messages?start=1&limit=2")
+    assert [m["Subject"] for m in page["messages"]] == [COPIES.subject, RICH.subject]
+    assert page["start"] == 1 and page["count"] == 2
+    assert http.request("GET", "/api/v1/message/99999")[0] == 404
+    assert http.request("GET", "/api/v1/message/latest?query=subject:nothing-like-it")[0] == 404
+
+
+def test_raw_download_and_view_pages(filled: Catcher, http: Http) -> None:
+    ident = _ids(filled)[PLAIN.subject]
+    status, headers, body = http.request("GET", f"/api/v1/message/{ident}/raw?dl=1")
+    assert status == 200 and body == build(PLAIN)
+    assert headers["Content-Disposition"] == f'attachment; filename="{ident}.eml"'
+    status, headers, body = http.request("GET", f"//view/{ident}.txt")
+    assert status == 200 and "Grüße aus der Küche" in body.decode()
+    status, _, _ = http.request("GET", f"/view/{ident}.html")
+    assert status == 404  # no HTML part
+    rich = _ids(filled)[RICH.subject]
+    status, headers, body = http.request("GET", f"//view/{rich}.html")
+    assert status == 200 and b"the sale" in body
+    assert "sandbox" in headers["Content-Security-Policy"]  # its script never runs
+
+
+def test_parts_and_checksums(filled: Catcher, http: Http) -> None:
+    rich = http.get(f"/api/v1/message/{_ids(filled)[RICH.subject]}")
+    [report] = rich["Attachments"]
+    assert report["Checksums"]["SHA256"] == hashlib.sha256(REPORT).hexdigest()
+    status, headers, body = http.request(
+        "GET", f"/api/v1/message/{rich['ID']}/part/{report['PartID']}"
+    )
+    assert (status, body, headers["Content-Type"]) == (200, REPORT, "application/pdf")
+
+
+def test_send_builds_a_real_message_and_routes_it_like_smtp(catcher: Catcher, http: Http) -> None:
+    request = {
+        "From": {"Email": "app@shop.test", "Name": "Shop"},
+        "To": [{"Email": "ann+w7@example.com", "Name": "Ann Ö"}],
+        "Cc": [{"Email": "cc@example.com"}],
+        "Bcc": ["hidden@example.com"],
+        "ReplyTo": [{"Email": "help@shop.test"}],
+        "Subject": "Ihre Bestellung ✓",
+        "Text": "Danke!",
+        "HTML": "<p>Danke! <img src='cid:pic'></p>",
+        "Attachments": [
+            {
+                "Content": base64.b64encode(REPORT).decode(),
+                "Filename": "r.pdf",
+                "ContentType": "application/pdf",
+            },
+            {
+                "Content": base64.b64encode(b"GIF89a").decode(),
+                "Filename": "p.gif",
+                "ContentID": "pic",
+                "ContentType": "image/gif",
+            },
+        ],
+        "Headers": {"X-Tag": "one"},
+    }
+    status, reply = http.json("POST", "/api/v1/send", request)
+    assert status == 200, reply
+    stored = catcher.store.get(int(reply["ID"]))
+    assert stored is not None
+    assert stored.envelope.rcpt_tos == (
+        "ann+w7@example.com",
+        "cc@example.com",
+        "hidden@example.com",
+    )
+    assert b"hidden@example.com" not in stored.raw  # Bcc is envelope only
+    assert catcher.store.mailboxes_of(stored.id) == ("w7",)  # plus tag routing, as over SMTP
+    mine = http.get(f"/api/messages/{stored.id}")
+    assert mine["subject"] == "Ihre Bestellung ✓" and mine["text"].strip() == "Danke!"
+    assert mine["to"] == [{"name": "Ann Ö", "address": "ann+w7@example.com"}]
+    assert [p["filename"] for p in mine["parts"] if p["filename"]] == ["p.gif", "r.pdf"]
+    shaped = http.get(f"/api/v1/message/{stored.id}")
+    assert shaped["Tags"] == ["w7"] and [a["FileName"] for a in shaped["Attachments"]] == ["r.pdf"]
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        ({}, "From"),
+        ({"From": {"Email": "a@b.test"}}, "recipient"),
+        ({"From": {"Email": "a@b.test\r\nBcc: x@y"}, "To": [{"Email": "c@d.test"}]}, "From"),
+        (
+            {
+                "From": {"Email": "a@b.test"},
+                "To": [{"Email": "c@d.test"}],
+                "Headers": {"X-A": "1\r\nBcc: e@f"},
+            },
+            "line break",
+        ),
+        (
+            {
+                "From": {"Email": "a@b.test"},
+                "To": [{"Email": "c@d.test"}],
+                "Headers": {"Bad Name": "1"},
+            },
+            "header name",
+        ),
+        (
+            {
+                "From": {"Email": "a@b.test"},
+                "To": [{"Email": "c@d.test"}],
+                "Attachments": [{"Content": "!!!"}],
+            },
+            "base64",
+        ),
+        ({"From": {"Email": "a@b.test"}, "To": "c@d.test"}, "To"),
+        (
+            {
+                "From": {"Email": "a@b.test"},
+                "To": [{"Email": "c@d.test"}],
+                "Attachments": [{"Content": "", "ContentType": "text/html\r\nX: y"}],
+            },
+            "content type",
+        ),
+    ],
+)
+def test_send_refuses_bad_requests_and_stores_nothing(
+    catcher: Catcher, http: Http, body: dict[str, Any], complaint: str
+) -> None:
+    status, reply = http.json("POST", "/api/v1/send", body)
+    assert status == 400 and complaint.lower() in reply["Error"].lower(), reply
+    assert len(catcher.store) == 0
+
+
+def test_send_takes_a_body_over_the_usual_request_cap(catcher: Catcher, http: Http) -> None:
+    big = bytes(range(256)) * 8000  # 2 MB: over the 1 MB other requests may send
+    body = {
+        "From": {"Email": "a@b.test"},
+        "To": [{"Email": "c@d.test"}],
+        "Attachments": [{"Content": base64.b64encode(big).decode(), "Filename": "big.bin"}],
+    }
+    status, reply = http.json("POST", "/api/v1/send", body)
+    assert status == 200, reply
+    part = http.get(f"/api/v1/message/{reply['ID']}")["Attachments"][0]
+    status, _, content = http.request("GET", f"/api/v1/message/{reply['ID']}/part/{part['PartID']}")
+    assert content == big
+
+
+def test_tags_are_mailboxes(catcher: Catcher, http: Http) -> None:
+    with smtp_client(catcher) as smtp:
+        smtp.sendmail("a@shop.test", ["ann+team1@example.com"], b"Subject: tagged\r\n\r\nx\r\n")
+        smtp.sendmail("a@shop.test", ["bob@example.com"], b"Subject: untagged\r\n\r\nx\r\n")
+    assert http.get("/api/v1/tags") == ["team1"]
+    assert _subjects(http, "/api/v1/search?query=tag:team1") == ["tagged"]
+    assert _subjects(http, "/api/v1/search?query=-tag:team1") == ["untagged"]
+    status, payload = http.json("PUT", "/api/v1/tags", {"IDs": ["1"], "Tags": ["x"]})
+    assert status == 400 and "mailboxes" in payload["error"]
+    assert http.get("/api/v1/info")["Tags"] == {"team1": 1}
+
+
+# -- MailHog -------------------------------------------------------------------------------------
+
+
+def test_mailhog_message_shape(filled: Catcher, http: Http) -> None:
+    ident = _ids(filled)[RICH.subject]
+    shaped = http.get(f"/api/v1/messages/{ident}")
+    assert shaped["ID"] == str(ident)
+    assert shaped["From"] == {
+        "Relays": None,
+        "Mailbox": "news",
+        "Domain": "shop.test",
+        "Params": "",
+    }
+    assert shaped["Raw"]["Data"].encode() == build(RICH)
+    headers = shaped["Content"]["Headers"]
+    assert headers["Subject"] == [RICH.subject] and headers["Return-Path"] == [f"<{RICH.sender}>"]
+    parts = shaped["MIME"]["Parts"]
+    assert parts[0]["Headers"]["Content-Type"][0].startswith("multipart/alternative")
+    assert [p["Headers"]["Content-Type"][0] for p in parts[0]["MIME"]["Parts"]][:1] == [
+        'text/plain; charset="utf-8"'
+    ]
+    status, headers, body = http.request("GET", f"/api/v1/messages/{ident}/mime/part/1/download")
+    assert (status, body) == (200, REPORT) and "report.pdf" in headers["Content-Disposition"]
+    status, headers, body = http.request("GET", f"/api/v1/messages/{ident}/download")
+    assert (status, body) == (200, build(RICH))
+    assert http.request("GET", "/api/v2/search?kind=subject&query=x")[0] == 400
+    assert http.request("GET", "/api/v2/jim")[0] == 404
+    assert http.get("/api/v2/messages?limit=1000")["count"] == len(ALL)
+
+
+# -- MailCatcher ---------------------------------------------------------------------------------
+
+
+def test_mailcatcher_routes(filled: Catcher, http: Http) -> None:
+    listed = http.get("/messages")
+    assert [m["subject"] for m in listed] == [s.subject for s in ALL]
+    rich = next(m for m in listed if m["subject"] == RICH.subject)
+    described = http.get(f"/messages/{rich['id']}.json")
+    assert described["type"] == "multipart/mixed"
+    assert described["formats"] == ["source", "html", "plain"]
+    [attachment] = described["attachments"]
+    assert (attachment["filename"], attachment["type"]) == ("report.pdf", "application/pdf")
+    status, _, body = http.request("GET", f"/messages/{rich['id']}/parts/{attachment['cid']}")
+    assert (status, body) == (200, REPORT)
+    status, _, body = http.request("GET", f"/messages/{rich['id']}/parts/logo@shop.test")
+    assert status == 200 and body.startswith(b"\x89PNG")
+    assert http.request("GET", f"/messages/{rich['id']}.eml")[2] == build(RICH)
+    assert b"the sale" in http.request("GET", f"/messages/{rich['id']}.html")[2]
+    plain = listed[0]["id"]
+    assert http.request("GET", f"/messages/{plain}.html")[0] == 404
+    assert http.request("DELETE", f"/messages/{plain}")[0] == 204
+    assert http.request("DELETE", f"/messages/{plain}")[0] == 404
+    assert http.request("DELETE", "/")[0] == 403
+    assert http.request("DELETE", "/messages")[0] == 204 and len(filled.store) == 0
+
+
+def _query(**params: str) -> str:
+    return urlencode(params)
+
+
+def test_json_errors_on_peer_routes(catcher: Catcher, http: Http) -> None:
+    for path in ("/api/v1/message/nope", "/api/v1/messages/nope", "/messages/1.json"):
+        status, payload = http.json("GET", path)
+        assert status == 404 and "error" in payload, path
+    status, _, body = http.request("GET", "/api/v1/messages?limit=lots")
+    assert status == 400 and "limit" in json.loads(body)["error"]
