@@ -45,32 +45,66 @@ class Term:
         read: bool,
         mailboxes: tuple[str, ...],
     ) -> bool:
-        return self._holds(message, summary, search, read, mailboxes) != self.negate
+        """Whether one message meets the term."""
+        seen = {message.id} if read else set()
+        return self.select([message], [summary], [search], seen, [mailboxes])[0]
 
-    def _holds(
+    def select(
         self,
-        message: Message,
-        summary: Summary,
-        search: SearchText,
-        read: bool,
-        mailboxes: tuple[str, ...],
-    ) -> bool:
+        messages: list[Message],
+        summaries: list[Summary],
+        searches: list[SearchText],
+        read: set[int] | frozenset[int],
+        mailboxes: list[tuple[str, ...]],
+    ) -> list[bool]:
+        """For messages (with their summaries, search texts and mailboxes in step, and
+        the ids read), whether each meets the term: one pass, no object per message."""
         field, value = self.field, self.value
         if field == "read":
-            return read
-        if field == "attachment":
-            return summary.attachments > 0
-        if isinstance(value, datetime):
-            when = message.received_at
-            return when <= value if field == "before" else when >= value
-        if isinstance(value, int):
-            return message.size > value if field == "larger" else message.size < value
-        wanted = fold(value)
-        if field == "text":
-            return all(word in search.everything for word in wanted.split())
-        if field == "mailbox":
-            return any(fold(name) == wanted for name in mailboxes)
-        return wanted in _field_text(field, message, summary, search)
+            keep = [m.id in read for m in messages]
+        elif field == "attachment":
+            keep = [s.attachments > 0 for s in summaries]
+        elif isinstance(value, datetime):
+            if field == "before":
+                keep = [m.received_at <= value for m in messages]
+            else:
+                keep = [m.received_at >= value for m in messages]
+        elif isinstance(value, int):
+            if field == "larger":
+                keep = [len(m.raw) > value for m in messages]
+            else:
+                keep = [len(m.raw) < value for m in messages]
+        else:
+            keep = _text_select(field, fold(value), messages, summaries, searches, mailboxes)
+        return [not k for k in keep] if self.negate else keep
+
+
+def _text_select(
+    field: str,
+    wanted: str,
+    messages: list[Message],
+    summaries: list[Summary],
+    searches: list[SearchText],
+    mailboxes: list[tuple[str, ...]],
+) -> list[bool]:
+    if field == "text":
+        words = wanted.split()
+        if len(words) == 1:
+            word = words[0]
+            return [word in s.everything for s in searches]
+        return [all(w in s.everything for w in words) for s in searches]
+    if field == "from":
+        return [wanted in s.sender for s in searches]
+    if field == "to":
+        return [wanted in s.recipients for s in searches]
+    if field == "subject":
+        return [wanted in s.subject for s in searches]
+    if field == "mailbox":
+        return [any(fold(name) == wanted for name in names) for names in mailboxes]
+    return [
+        wanted in _field_text(field, m, brief, s)
+        for m, brief, s in zip(messages, summaries, searches, strict=True)
+    ]
 
 
 def _field_text(field: str, message: Message, summary: Summary, search: SearchText) -> str:

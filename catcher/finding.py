@@ -14,6 +14,7 @@ import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import compress
 from typing import TYPE_CHECKING
 
 from catcher.filters import Filter
@@ -244,22 +245,30 @@ class Finding:
         return resolved
 
     def _refined(self, flt: Filter, ids: list[int]) -> list[int]:
-        """Of ``ids`` (which the filter's fields match), those its terms match too."""
+        """Of ``ids`` (which the filter's fields match), those its terms match too: one
+        pass per term, as ``Filter.select`` does for the fields."""
+        by_mailbox = any(t.field == "mailbox" for t in flt.terms)
         with self._cond:
-            rows = [(self._messages.get(i), i in self._read) for i in ids]
+            found = [self._messages.get(i) for i in ids]
+            read = set(self._read) if any(t.field == "read" for t in flt.terms) else set()
             boxes = self._boxes
-            mailboxes = (
-                [boxes.of(i) for i in ids] if any(t.field == "mailbox" for t in flt.terms) else None
-            )
-        kept = []
-        for n, (message_id, (message, read)) in enumerate(zip(ids, rows, strict=True)):
-            if message is None:
-                continue  # deleted since
-            entry = self._indexed(message)
-            names = mailboxes[n] if mailboxes is not None else ()
-            if all(t.test(message, entry.summary, entry.search, read, names) for t in flt.terms):
-                kept.append(message_id)
-        return kept
+            names = [boxes.of(i) for i in ids] if by_mailbox else []
+        messages = [m for m in found if m is not None]  # (deleted since, when None)
+        if len(messages) != len(found) and by_mailbox:
+            names = [n for n, m in zip(names, found, strict=True) if m is not None]
+        get = self._index.get
+        entries = [get(m.id) or self._indexed(m) for m in messages]
+        summaries = [e.summary for e in entries]
+        searches = [e.search for e in entries]
+        if not by_mailbox:
+            names = [()] * len(messages)
+        for term in flt.terms:
+            keep = term.select(messages, summaries, searches, read, names)
+            messages = list(compress(messages, keep))
+            summaries = list(compress(summaries, keep))
+            searches = list(compress(searches, keep))
+            names = list(compress(names, keep))
+        return [m.id for m in messages]
 
     def _first_for_wait(self, flt: Filter) -> Message | None:
         if flt.since is None:

@@ -104,6 +104,32 @@ def test_environment_variables_configure_it() -> None:
         assert process.stop()[0] == 0
 
 
+def test_mailpits_and_mailhogs_variables_configure_it() -> None:
+    """A container set up for Mailpit or MailHog starts catcher the same way."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    process = Running(
+        env={
+            "MP_SMTP_BIND_ADDR": "127.0.0.1:0",
+            "MH_API_BIND_ADDR": f"127.0.0.1:{free}",
+            "MP_SMTP_AUTH": "job:secret other:pw",
+            "CATCHER_HTTP_PORT": "0",  # catcher's own variable wins
+            "CATCHER_COMPAT": "mailhog",
+        }
+    )
+    try:
+        assert process.url != f"http://127.0.0.1:{free}"
+        with smtplib.SMTP(*process.smtp, timeout=30) as client:
+            client.login("job", "secret")
+            client.send_message(make_email(subject="from a Mailpit setup"))
+        listed = Http(process.url).get("/api/v2/messages")
+        assert listed["items"][0]["Content"]["Headers"]["Subject"] == ["from a Mailpit setup"]
+        assert Http(process.url).request("GET", "/api/v1/search?query=x")[0] == 404
+    finally:
+        assert process.stop()[0] == 0
+
+
 def test_port_in_use_is_one_clear_line() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -135,6 +161,7 @@ def test_http_port_in_use_is_one_clear_line() -> None:
         (["--smtp-auth", "nocolon"], "expected USER:PASSWORD"),
         (["--cors-origin", "not an origin"], "is not an origin"),
         (["--tls-cert", "/nonexistent/cert.pem"], "tls_cert and tls_key"),
+        (["--compat", "mailpit,smtp4dev"], "smtp4dev is not one of"),
     ],
 )
 def test_bad_options_name_the_problem(args: list[str], expected: str) -> None:

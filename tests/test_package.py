@@ -55,4 +55,4 @@ def test_wheel_ships_static_files_and_entry_points(tmp_path: Path) -> None:
     for path in static:
         assert "catcher/" + path in names, path
     assert "catcher/cli.py" in names and "catcher/py.typed" in names
-    assert "catcher = catcher.cli:main" in entry_text
+    assert "catcher = catcher.cli:run" in entry_text
