@@ -107,6 +107,11 @@ def test_compat_none_serves_only_catchers_api(make_catcher: Any) -> None:
         ("after:2000-01-01 before:2999-01-01 subject:Plain", [PLAIN]),
         ("before:2000-01-01", []),
         ("https://shop.test/sale", [RICH]),
+        ('"Rich HTML', [RICH]),  # an unclosed quote runs to the end
+        ("- ! Copies", [COPIES]),  # a lone - or ! is nothing to negate
+        ("-is:unread", []),
+        ("SUBJECT:copies", [COPIES]),
+        ("is:tagged", []),  # not a term catcher knows: a word to find
     ],
 )
 def test_mailpit_search_syntax(
@@ -122,6 +127,11 @@ def test_catchers_own_search_reads_the_same_syntax(filled: Catcher, http: Http) 
     assert [m["subject"] for m in found["messages"]] == [COPIES.subject, PLAIN.subject]
     status, payload = http.json("GET", "/api/messages?" + _query(q="after:yesterday-ish"))
     assert status == 400 and "after:" in payload["error"]
+
+
+def test_too_many_terms_is_a_clear_error(catcher: Catcher, http: Http) -> None:
+    status, payload = http.json("GET", "/api/v1/search?" + _query(query=" ".join(["-x"] * 100)))
+    assert status == 400 and "at most 64 terms" in payload["error"]
 
 
 def test_read_state_in_search_follows_changes(filled: Catcher, http: Http) -> None:
