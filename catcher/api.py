@@ -90,6 +90,18 @@ def _int_param(name: str, default: int | None, low: int, high: int | None = None
     return value
 
 
+def count_param(name: str, default: int, high: int | None = None) -> int:
+    """A whole number, 0 or more (at most ``high``), from the query string; a 400 otherwise."""
+    value = _int_param(name, default, 0, high)
+    assert value is not None
+    return value
+
+
+def message_number(ident: str) -> int | None:
+    """The id a path names, or None when it is not a whole number."""
+    return int(ident) if ident.isascii() and ident.isdigit() and len(ident) <= 18 else None
+
+
 def _float_param(name: str, default: float, low: float, high: float) -> float:
     text = request.args.get(name)
     if text is None:
@@ -167,7 +179,7 @@ def find(ident: str) -> Message:
         if message is None:
             raise NotFound("no message matches" if not flt.is_empty else "there are no messages")
         return message
-    number = int(ident) if ident.isascii() and ident.isdigit() and len(ident) <= 18 else None
+    number = message_number(ident)
     found = store().get(number) if number is not None else None
     if found is None:
         raise NotFound(f"no message with id {ident if number is not None else repr(ident[:40])}")

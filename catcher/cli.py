@@ -62,12 +62,12 @@ def _path(ctx: click.Context, param: click.Parameter, value: str | None) -> Path
 
 # Mailpit's (MP_*) and MailHog's (MH_*) variables that mean the same as one of catcher's:
 # a container set up for either starts catcher the same way. catcher's own win.
-PEER_ADDRESSES = {
+PEER_ADDRESSES = {  # (the first one set wins: MailHog's clients talk to its API address)
     "MP_SMTP_BIND_ADDR": "SMTP",
     "MH_SMTP_BIND_ADDR": "SMTP",
     "MP_UI_BIND_ADDR": "HTTP",
-    "MH_UI_BIND_ADDR": "HTTP",
     "MH_API_BIND_ADDR": "HTTP",
+    "MH_UI_BIND_ADDR": "HTTP",
 }
 PEER_VALUES = {
     "MP_MAX_MESSAGES": "CATCHER_MAX_MESSAGES",
@@ -88,8 +88,9 @@ def peer_environment(environ: dict[str, str]) -> dict[str, str]:
             found.setdefault(f"CATCHER_{kind}_HOST", host.strip("[]") or "0.0.0.0")
             found.setdefault(f"CATCHER_{kind}_PORT", port)
     for name, ours in PEER_VALUES.items():
-        if environ.get(name):
-            found.setdefault(ours, environ[name].split()[0])
+        words = environ.get(name, "").split()
+        if words:  # (Mailpit's logins are a list: the first is catcher's one)
+            found.setdefault(ours, words[0])
     return {key: value for key, value in found.items() if key not in environ}
 
 

@@ -9,20 +9,24 @@ from functools import lru_cache
 from itertools import compress
 
 from catcher.message import Message, SearchText, Summary
-from catcher.parsing import addresses_text
+from catcher.parsing import Address, addresses_text
 from catcher.search import fold, query_mask
 
-__all__ = ["Filter", "Term", "TERM_FIELDS"]
+__all__ = ["Filter", "Term", "TERM_FIELDS", "hidden_recipients"]
 
-# What a term can be about: text fields match as case-folded substrings, ``read`` and
-# ``attachment`` are yes/no, ``before``/``after`` compare the time received, and
-# ``larger``/``smaller`` the size in bytes.
-TERM_FIELDS = frozenset(
-    {
-        "text", "from", "to", "cc", "bcc", "reply-to", "addressed", "subject", "message-id",
-        "mailbox", "read", "attachment", "before", "after", "larger", "smaller",
-    }
-)  # fmt: skip
+# What a term can be about: text fields match as case-folded substrings (``text`` as
+# words, or a phrase when it has several); ``read``, ``attachment``, ``inline`` and
+# ``tagged`` (in a mailbox other than ``default``) are yes/no; ``before``/``after``
+# compare the time received (inclusive), ``larger``/``smaller`` the size in bytes.
+TEXT_FIELDS = frozenset(
+    {"text", "from", "to", "cc", "bcc", "reply-to", "addressed", "subject", "message-id"}
+)
+TERM_FIELDS = TEXT_FIELDS | {
+    "mailbox", "tagged", "read", "attachment", "inline", "before", "after", "larger", "smaller",
+}  # fmt: skip
+# The fields a term reads from the message's index entry (its summary or search text).
+_FROM_INDEX = TEXT_FIELDS | {"attachment", "inline"}
+DEFAULT_MAILBOX = "default"
 
 # Messages sampled to judge whether a search's signature is worth comparing.
 SAMPLE = 256
@@ -37,33 +41,49 @@ class Term:
     value: str | int | datetime = ""
     negate: bool = False
 
-    def test(
-        self,
-        message: Message,
-        summary: Summary,
-        search: SearchText,
-        read: bool,
-        mailboxes: tuple[str, ...],
-    ) -> bool:
-        """Whether one message meets the term."""
-        seen = {message.id} if read else set()
-        return self.select([message], [summary], [search], seen, [mailboxes])[0]
+    def __post_init__(self) -> None:
+        if self.field not in TERM_FIELDS:
+            raise ValueError(f"no such search field: {self.field!r}")
+
+    @property
+    def reads_index(self) -> bool:
+        """Whether testing it needs the message's summary or search text."""
+        return self.field in _FROM_INDEX
+
+    @property
+    def reads_mailboxes(self) -> bool:
+        return self.field in ("mailbox", "tagged")
+
+    @property
+    def phrase(self) -> str | None:
+        """The folded phrase a text term of several words stands for (its words alone
+        are what ``select`` tests); None for anything else."""
+        if self.field != "text" or not isinstance(self.value, str):
+            return None
+        words = fold(self.value).split()
+        return " ".join(words) if len(words) > 1 else None
 
     def select(
         self,
         messages: list[Message],
         summaries: list[Summary],
         searches: list[SearchText],
-        read: set[int] | frozenset[int],
+        read: list[bool],
         mailboxes: list[tuple[str, ...]],
     ) -> list[bool]:
-        """For messages (with their summaries, search texts and mailboxes in step, and
-        the ids read), whether each meets the term: one pass, no object per message."""
+        """For messages (with, in step, their summaries and search texts when the term
+        ``reads_index``, read flags, and mailboxes when it ``reads_mailboxes``), whether
+        each meets the term: one pass, no object per message. A phrase is tested here
+        by its words only."""
         field, value = self.field, self.value
         if field == "read":
-            keep = [m.id in read for m in messages]
+            keep = read
         elif field == "attachment":
             keep = [s.attachments > 0 for s in summaries]
+        elif field == "inline":
+            keep = [s.inline > 0 for s in summaries]
+        elif field == "tagged":
+            keep = [any(n != DEFAULT_MAILBOX for n in names) for names in mailboxes]
         elif isinstance(value, datetime):
             if field == "before":
                 keep = [m.received_at <= value for m in messages]
@@ -99,35 +119,36 @@ def _text_select(
         return [wanted in s.recipients for s in searches]
     if field == "subject":
         return [wanted in s.subject for s in searches]
+    if field == "addressed":
+        return [
+            wanted in s.sender or wanted in s.recipients or wanted in _folded(b.reply_to)
+            for s, b in zip(searches, summaries, strict=True)
+        ]
     if field == "mailbox":
         return [any(fold(name) == wanted for name in names) for names in mailboxes]
+    if field == "message-id":
+        return [wanted in fold(b.message_id) for b in summaries]
+    if field == "cc":
+        return [wanted in _folded(b.cc) for b in summaries]
+    if field == "reply-to":
+        return [wanted in _folded(b.reply_to) for b in summaries]
+    # bcc: the header's, and every envelope recipient no header names.
     return [
-        wanted in _field_text(field, m, brief, s)
-        for m, brief, s in zip(messages, summaries, searches, strict=True)
+        wanted in _folded(b.bcc)
+        or any(wanted in fold(r) for r in hidden_recipients(m, b.to, b.cc, b.bcc))
+        for m, b in zip(messages, summaries, strict=True)
     ]
 
 
-def _field_text(field: str, message: Message, summary: Summary, search: SearchText) -> str:
-    if field == "from":
-        return search.sender
-    if field == "to":
-        return search.recipients
-    if field == "subject":
-        return search.subject
-    if field == "addressed":
-        return f"{search.sender} {search.recipients}"
-    if field == "message-id":
-        return fold(summary.message_id)
-    if field == "cc":
-        return fold(addresses_text(summary.cc))
-    if field == "reply-to":
-        return fold(addresses_text(summary.reply_to))
-    if field == "bcc":
-        # Bcc as the sender wrote it, and every envelope recipient the headers do not name.
-        named = fold(addresses_text(summary.to + summary.cc + summary.bcc))
-        hidden = (r for r in message.envelope.rcpt_tos if fold(r) not in named)
-        return f"{fold(addresses_text(summary.bcc))} {fold(' '.join(hidden))}"
-    return ""
+def _folded(addresses: tuple[Address, ...]) -> str:
+    return fold(addresses_text(addresses)) if addresses else ""
+
+
+def hidden_recipients(message: Message, *named: tuple[Address, ...]) -> tuple[str, ...]:
+    """The envelope recipients that none of the ``named`` address fields (To, Cc and Bcc)
+    names: what a blind copy was."""
+    seen = {a.address.lower() for group in named for a in group}
+    return tuple(r for r in message.envelope.rcpt_tos if r.lower() not in seen)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING
 from catcher.filters import Filter
 from catcher.index import Entry, Index
 from catcher.mailboxes import Mailboxes
-from catcher.message import Message, SearchText
+from catcher.message import Message, SearchText, Summary
+from catcher.parsing import Parsed, html_text
 from catcher.results import Result, Results
+from catcher.search import fold
 
 if TYPE_CHECKING:
     from catcher.cache import ParseCache
@@ -82,6 +84,8 @@ class Finding:
 
         def _block_until(self, ready: Callable[[], bool], timeout: float | None) -> bool: ...
 
+        def parsed(self, message: Message) -> Parsed: ...
+
     def latest(self, flt: Filter | None = None) -> Message | None:
         """The newest message, or the newest one the filter matches."""
         found = next(self._matching_ids(flt or Filter()), None)
@@ -112,15 +116,9 @@ class Finding:
             return False
         if not flt.needs_content:
             return flt.matches(message.id, None)
-        entry = self._indexed(message)
-        if not flt.matches(message.id, entry.search):
+        if not flt.matches(message.id, self._indexed(message).search):
             return False
-        if not flt.terms:
-            return True
-        with self._cond:
-            read = message.id in self._read
-            boxes = self._boxes.of(message.id)
-        return all(t.test(message, entry.summary, entry.search, read, boxes) for t in flt.terms)
+        return not flt.terms or bool(self._refined(flt, [message.id], catch_up=False))
 
     def wait_for(self, flt: Filter | None = None, timeout: float = 10.0) -> Message | None:
         """Return a matching message as soon as one exists, or None after ``timeout`` s
@@ -244,31 +242,56 @@ class Finding:
             resolved.append(message_id)
         return resolved
 
-    def _refined(self, flt: Filter, ids: list[int]) -> list[int]:
+    def _refined(self, flt: Filter, ids: list[int], *, catch_up: bool = True) -> list[int]:
         """Of ``ids`` (which the filter's fields match), those its terms match too: one
-        pass per term, as ``Filter.select`` does for the fields."""
-        by_mailbox = any(t.field == "mailbox" for t in flt.terms)
+        pass per term, as ``Filter.select`` does for the fields; a phrase's words first,
+        then the phrase itself in the text of the messages that have them all."""
+        terms = flt.terms
+        reads_index = any(t.reads_index for t in terms)
+        if reads_index and catch_up:
+            self._catch_up_index()  # (rather than message by message, below)
         with self._cond:
             found = [self._messages.get(i) for i in ids]
-            read = set(self._read) if any(t.field == "read" for t in flt.terms) else set()
+            read = [i in self._read for i in ids]
             boxes = self._boxes
-            names = [boxes.of(i) for i in ids] if by_mailbox else []
-        messages = [m for m in found if m is not None]  # (deleted since, when None)
-        if len(messages) != len(found) and by_mailbox:
-            names = [n for n, m in zip(names, found, strict=True) if m is not None]
-        get = self._index.get
-        entries = [get(m.id) or self._indexed(m) for m in messages]
-        summaries = [e.summary for e in entries]
-        searches = [e.search for e in entries]
-        if not by_mailbox:
-            names = [()] * len(messages)
-        for term in flt.terms:
+            names = [boxes.of(i) for i in ids] if any(t.reads_mailboxes for t in terms) else []
+        kept = [m is not None for m in found]
+        messages = [m for m in found if m is not None]  # (None: deleted since)
+        read = list(compress(read, kept))
+        names = list(compress(names, kept)) if names else [()] * len(messages)
+        summaries: list[Summary] = []
+        searches: list[SearchText] = []
+        if reads_index:
+            get = self._index.get
+            entries = [get(m.id) or self._indexed(m) for m in messages]
+            summaries = [e.summary for e in entries]
+            searches = [e.search for e in entries]
+        for term in terms:
             keep = term.select(messages, summaries, searches, read, names)
+            phrase = term.phrase
+            if phrase is not None:
+                keep = self._phrase_kept(phrase, term.negate, messages, keep)
             messages = list(compress(messages, keep))
-            summaries = list(compress(summaries, keep))
-            searches = list(compress(searches, keep))
+            read = list(compress(read, keep))
             names = list(compress(names, keep))
+            if reads_index:
+                summaries = list(compress(summaries, keep))
+                searches = list(compress(searches, keep))
         return [m.id for m in messages]
+
+    def _phrase_kept(
+        self, phrase: str, negate: bool, messages: list[Message], keep: list[bool]
+    ) -> list[bool]:
+        """``keep`` (a phrase's words tested) with the phrase itself tested where all of
+        them appear: in the subject and body text, whitespace collapsed."""
+        decided = list(keep)
+        for n, message in enumerate(messages):
+            if keep[n] == negate:  # every word is there: the phrase may not be
+                parsed = self.parsed(message)
+                body = parsed.text if parsed.text is not None else html_text(parsed.html or "")
+                text = " ".join(fold(f"{parsed.subject}\n{body}").split())
+                decided[n] = (phrase in text) != negate
+        return decided
 
     def _first_for_wait(self, flt: Filter) -> Message | None:
         if flt.since is None:

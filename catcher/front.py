@@ -14,6 +14,7 @@ import http
 import json
 import logging
 import socket
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
@@ -75,6 +76,7 @@ class HTTPFront:
         send_timeout: float = 30.0,
         max_head: int = 64 * 1024,
         max_body: int = 1024 * 1024,
+        body_limit: Callable[[bytes, bytes], int] | None = None,
     ) -> None:
         self.app = app
         self.store = store
@@ -86,6 +88,8 @@ class HTTPFront:
         self.send_timeout = send_timeout
         self.max_head = max_head
         self.max_body = max_body
+        # The cap for one request's body, from its method and target (default max_body).
+        self.body_limit = body_limit or (lambda method, target: max_body)
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="catcher-http-worker")
         self._sock: socket.socket | None = None
         self._server: asyncio.AbstractServer | None = None
@@ -253,9 +257,10 @@ class HTTPFront:
         writer: asyncio.StreamWriter,
         request: h11.Request,
     ) -> bytes | None:
+        limit = self.body_limit(request.method, request.target)
         length = next((v for n, v in request.headers if n == b"content-length"), None)
-        if length is not None and int(length) > self.max_body:
-            writer.write(_error(413, f"request body exceeds {self.max_body} bytes"))
+        if length is not None and int(length) > limit:
+            writer.write(_error(413, f"request body exceeds {limit} bytes"))
             return None
         if conn.they_are_waiting_for_100_continue:
             writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
@@ -267,8 +272,8 @@ class HTTPFront:
                     conn.receive_data(await reader.read(READ_SIZE))
                 elif isinstance(event, h11.Data):
                     body += event.data
-                    if len(body) > self.max_body:
-                        writer.write(_error(413, f"request body exceeds {self.max_body} bytes"))
+                    if len(body) > limit:
+                        writer.write(_error(413, f"request body exceeds {limit} bytes"))
                         return None
                 elif isinstance(event, h11.EndOfMessage):
                     return bytes(body)

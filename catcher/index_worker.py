@@ -41,6 +41,7 @@ def flatten(summary: Summary, search: SearchText) -> Record:
         people(summary.bcc),
         people(summary.reply_to),
         summary.message_id,
+        summary.inline,
         search.sender,
         search.recipients,
         search.subject,
@@ -54,12 +55,12 @@ def unflatten(record: Record) -> tuple[Summary, SearchText]:
         return tuple(Address(name, address) for name, address in pairs)
 
     sender, to, cc, subject, snippet, attachments, defects, to_count, cc_count = record[:9]
-    bcc, reply_to, message_id = record[9:12]
+    bcc, reply_to, message_id, inline = record[9:13]
     summary = Summary(
         people(sender), people(to), people(cc), subject, snippet, attachments, defects,
-        to_count, cc_count, people(bcc), people(reply_to), message_id,
+        to_count, cc_count, people(bcc), people(reply_to), message_id, inline,
     )  # fmt: skip
-    return summary, SearchText(*record[12:])
+    return summary, SearchText(*record[13:])
 
 
 def write_frame(stream: IO[bytes], payload: object) -> None:

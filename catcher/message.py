@@ -79,6 +79,7 @@ class Summary:
     bcc: tuple[Address, ...]
     reply_to: tuple[Address, ...]
     message_id: str
+    inline: int
 
     @property
     def held_bytes(self) -> int:
@@ -104,6 +105,7 @@ class Summary:
             bcc=parsed.bcc[:LISTED_ADDRESSES],
             reply_to=parsed.reply_to[:LISTED_ADDRESSES],
             message_id=(parsed.message_id or "")[:MESSAGE_ID_LENGTH],
+            inline=sum(1 for p in parsed.parts if p.content_id and not p.is_attachment),
         )
 
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from catcher.filters import Filter, Term
 
-__all__ = ["SearchError", "narrow", "parse", "timezone"]
+__all__ = ["SearchError", "moment", "narrow", "parse", "timezone"]
 
 # The prefixes that name a field, and the field each names.
 _FIELDS = {
@@ -38,6 +38,9 @@ _FLAGS = {
     ("is", "unread"): Term("read", negate=True),
     ("has", "attachment"): Term("attachment"),
     ("has", "attachments"): Term("attachment"),
+    ("has", "inline"): Term("inline"),
+    ("has", "inlines"): Term("inline"),
+    ("is", "tagged"): Term("tagged"),
 }
 # A token: an optional negation, an optional prefix, then a quoted or a bare value.
 _TOKEN = re.compile(r'([-!]?)(?:([A-Za-z][A-Za-z-]*):)?(?:"([^"]*)"?|(\S*))')
@@ -51,17 +54,19 @@ class SearchError(ValueError):
 
 
 def timezone(name: str | None) -> tzinfo:
-    """An IANA zone name (``Europe/Berlin``) as a tzinfo; UTC when none is given."""
+    """An IANA zone name (``Europe/Berlin``) as a tzinfo; UTC when none is given, or an
+    unknown one (as Mailpit reads it)."""
     if not name:
         return UTC
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SearchError(f"tz: unknown time zone {name[:60]!r}") from None
+        return UTC
 
 
 def parse(text: str, tz: tzinfo = UTC) -> list[Term]:
-    """The terms of a search, in order; plain words and phrases are ``text`` terms."""
+    """The terms of a search, in order; plain words and phrases are ``text`` terms. Text
+    that holds no term (``-``, ``""``) is a word to find itself, never "everything"."""
     terms: list[Term] = []
     for match in _TOKEN.finditer(text):
         negation, prefix, quoted, bare = match.groups()
@@ -78,18 +83,23 @@ def parse(text: str, tz: tzinfo = UTC) -> list[Term]:
         terms.append(term)
         if len(terms) > MAX_TERMS:
             raise SearchError(f"query: at most {MAX_TERMS} terms")
+    if not terms and text.strip():
+        terms.append(Term("text", text.strip()))
     return terms
 
 
 def narrow(flt: Filter, terms: list[Term]) -> Filter:
     """``flt`` with the terms added: plain words join its free text and a field it does not
-    set yet takes the first term for it (so the index answers them); the rest stay terms."""
+    set yet takes the first term for it (so the index answers them); the rest stay terms
+    (a phrase does both: its words narrow the search, then the phrase is tested)."""
     text = [flt.text] if flt.text else []
     fields = {"from": flt.sender, "to": flt.to, "subject": flt.subject}
     rest: list[Term] = []
     for term in terms:
         if not term.negate and term.field == "text":
             text.append(str(term.value))
+            if term.phrase is not None:
+                rest.append(term)
         elif not term.negate and term.field in fields and fields[term.field] is None:
             fields[term.field] = str(term.value)
         else:
@@ -113,14 +123,15 @@ def _term(prefix: str | None, value: str, negate: bool, tz: tzinfo) -> Term | No
     if flag is not None:
         return replace(flag, negate=flag.negate != negate)
     if prefix in ("before", "after"):
-        return Term(prefix, _date(prefix, value, tz), negate)
+        return Term(prefix, moment(prefix, value, tz), negate)
     if prefix in ("larger", "smaller"):
         return Term(prefix, _size(prefix, value), negate)
     return None
 
 
-def _date(prefix: str, value: str, tz: tzinfo) -> datetime:
-    """A date or a moment; a date alone is its midnight in ``tz``."""
+def moment(prefix: str, value: str, tz: tzinfo = UTC) -> datetime:
+    """A date or a time (ISO 8601 or RFC 5322); a date alone is its midnight in ``tz``.
+    ``prefix`` names it in the error."""
     when: datetime | None = None
     try:
         when = datetime.fromisoformat(value)

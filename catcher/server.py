@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 from catcher import __version__
 from catcher.front import HTTPFront
 from catcher.indexer import Indexer
-from catcher.settings import Settings, hostport
+from catcher.settings import MB, Settings, hostport
 from catcher.smtp import SMTPServer, make_tls_context
 from catcher.state import ServerStatus
 from catcher.store import MessageStore
@@ -50,7 +51,7 @@ class Catcher:
                 settings.http_host,
                 settings.http_port,
                 threads=settings.http_threads,
-                max_body=settings.max_request_body,
+                body_limit=_body_limit(settings),
             )
             self._http.start()
         except BaseException:
@@ -135,3 +136,15 @@ class Catcher:
             uptime=round(time.monotonic() - self.started_at, 3) if self.started_at else 0.0,
             version=__version__,
         )
+
+
+def _body_limit(settings: Settings) -> Callable[[bytes, bytes], int]:
+    """Request bodies are capped at 1 MB, except where an API takes a whole message
+    (Mailpit's send)."""
+    large = settings.max_request_body
+
+    def limit(method: bytes, target: bytes) -> int:
+        path = target.partition(b"?")[0].lstrip(b"/")
+        return large if method == b"POST" and path == b"api/v1/send" else MB
+
+    return limit

@@ -142,6 +142,11 @@ class MessageStore(Finding):
         False when there was none with that id there."""
         return bool(self._remove((message_id,), mailbox))
 
+    def delete_many(self, ids: Iterable[int], mailbox: str | None = None) -> tuple[int, ...]:
+        """Delete these messages (from one mailbox only, given one); ids that name none
+        are left out. The ids deleted."""
+        return self._remove(tuple(ids), mailbox)
+
     def delete_matching(self, flt: Filter) -> tuple[int, ...]:
         """Delete every message the filter matches (all of them for an empty filter); with
         a mailbox, from that mailbox."""
@@ -264,6 +269,12 @@ class MessageStore(Finding):
 
     def get(self, message_id: int) -> Message | None:
         return self._messages.get(message_id)
+
+    def read_count(self, ids: Iterable[int]) -> int:
+        """How many of these messages are read."""
+        with self._cond:
+            read = self._read
+            return sum(1 for i in ids if i in read)
 
     def is_read(self, message_id: int) -> bool:
         return message_id in self._read

@@ -105,22 +105,10 @@ export async function fetchText(url, maxBytes) {
   return { text: new TextDecoder("utf-8").decode(bytes), truncated, size: received };
 }
 
-/** Search box text to filters: from:x to:y subject:"a b" and the rest as q. */
+/** Search box text to filters: the server reads the whole search syntax from q. */
 export function parseSearch(text) {
-  const filters = {};
-  const rest = [];
-  const token = /(\w+):(?:"([^"]*)"|(\S+))|"([^"]*)"|(\S+)/g;
-  for (const m of text.matchAll(token)) {
-    const key = m[1]?.toLowerCase();
-    if (key && ["from", "to", "subject"].includes(key)) {
-      const value = (m[2] ?? m[3] ?? "").trim();
-      if (value) filters[key] = filters[key] ? `${filters[key]} ${value}` : value;
-    } else {
-      rest.push(m[4] ?? m[5] ?? m[0]);
-    }
-  }
-  if (rest.length) filters.q = rest.join(" ");
-  return filters;
+  const q = text.trim();
+  return q ? { q } : {};
 }
 
 export function hasFilters(filters) {

@@ -32,7 +32,7 @@ export const SHORTCUTS = [
   { keys: ["u"], action: "toggleRead", help: "Mark read / unread" },
   { keys: ["Shift+I"], action: "markAllRead", help: "Mark all (or all matching) read in this mailbox" },
   { keys: ["m", "Shift+M"], action: "mailbox", args: [1, -1], help: "Next / previous mailbox" },
-  { keys: ["/"], action: "search", help: "Search (from: to: subject: and free text)" },
+  { keys: ["/"], action: "search", help: "Search (words, from: to: subject: is:unread has:attachment, -word to leave out)" },
   { keys: ["1", "2", "3", "4", "5"], action: "tab", args: [0, 1, 2, 3, 4], help: "HTML, Text, Source, Headers, Parts" },
   { keys: ["b"], action: "remote", help: "Block or show remote content in this message" },
   { keys: ["g", "Home"], action: "first", when: { Home: navigable }, help: "First message on the page" },

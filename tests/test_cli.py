@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from catcher import __version__
+from catcher.cli import peer_environment
 
 from .conftest import Http, make_email
 
@@ -128,6 +129,38 @@ def test_mailpits_and_mailhogs_variables_configure_it() -> None:
         assert Http(process.url).request("GET", "/api/v1/search?query=x")[0] == 404
     finally:
         assert process.stop()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("peer", "expected"),
+    [
+        (
+            {"MP_SMTP_BIND_ADDR": "0.0.0.0:1025"},
+            {"CATCHER_SMTP_HOST": "0.0.0.0", "CATCHER_SMTP_PORT": "1025"},
+        ),
+        (
+            {"MH_SMTP_BIND_ADDR": ":2525"},
+            {"CATCHER_SMTP_HOST": "0.0.0.0", "CATCHER_SMTP_PORT": "2525"},
+        ),
+        (
+            {"MP_UI_BIND_ADDR": "[::]:8025"},
+            {"CATCHER_HTTP_HOST": "::", "CATCHER_HTTP_PORT": "8025"},
+        ),
+        (
+            {"MH_UI_BIND_ADDR": "0.0.0.0:8026", "MH_API_BIND_ADDR": "0.0.0.0:8025"},
+            {"CATCHER_HTTP_HOST": "0.0.0.0", "CATCHER_HTTP_PORT": "8025"},
+        ),
+        (
+            {"MP_MAX_MESSAGES": "500", "MH_HOSTNAME": "mail.test"},
+            {"CATCHER_MAX_MESSAGES": "500", "CATCHER_HOSTNAME": "mail.test"},
+        ),
+        ({"MP_UI_AUTH": "ann:pw bob:pw2"}, {"CATCHER_HTTP_AUTH": "ann:pw"}),
+        ({"MP_UI_AUTH": " ", "MP_SMTP_BIND_ADDR": "nonsense"}, {}),
+        ({"MP_MAX_MESSAGES": "500", "CATCHER_MAX_MESSAGES": "9"}, {}),  # catcher's own wins
+    ],
+)
+def test_peer_variables_map_onto_catchers(peer: dict[str, str], expected: dict[str, str]) -> None:
+    assert peer_environment(peer) == expected
 
 
 def test_port_in_use_is_one_clear_line() -> None:

@@ -325,6 +325,9 @@ def test_search_uses_the_api_filters(catcher: Catcher, inbox: Inbox) -> None:
     search.fill('subject:"invoice 2" to:ceo')
     expect(inbox.rows).to_have_count(1)
     expect(inbox.row("Invoice 2")).to_be_visible()
+    search.fill("billing -subject:2")
+    expect(inbox.rows).to_have_count(1)
+    expect(inbox.row("Invoice 1")).to_be_visible()
     search.fill("nothing-matches-this")
     expect(inbox.page.locator(".empty-list")).to_contain_text("No messages match")
     search.fill("")
@@ -911,7 +914,7 @@ def test_every_key_in_the_help_dialog_does_what_it_says(
         "Mark read / unread": toggles_read,
         "Mark all (or all matching) read in this mailbox": marks_all_read,
         "Next / previous mailbox": steps_through_mailboxes,
-        "Search (from: to: subject: and free text)": searches,
+        "Search (words, from: to: subject: is:unread has:attachment, -word to leave out)": searches,
         "HTML, Text, Source, Headers, Parts": selects_a_tab,
         "Block or show remote content in this message": flips_remote,
         "First message on the page": goes_to_first,

@@ -7,6 +7,7 @@ named by its Content-ID, or by ``part-<section>@catcher`` when it has none.
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC
 from typing import Any
 
@@ -53,8 +54,7 @@ def _cid(part: Part) -> str:
 @bp.get("/messages")
 def messages() -> ResponseReturnValue:
     """Every message, oldest first."""
-    the_store = store()
-    page = the_store.query(Filter(), limit=len(the_store) + 1)
+    page = store().query(Filter(), limit=sys.maxsize)
     return json_response([_summary(m) for m in reversed(page.messages)])
 
 

@@ -17,7 +17,15 @@ from typing import Any
 from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
-from catcher.api import BadRequest, NotFound, answer_errors_in_json, part_response, store
+from catcher.api import (
+    BadRequest,
+    NotFound,
+    answer_errors_in_json,
+    count_param,
+    message_number,
+    part_response,
+    store,
+)
 from catcher.filters import Filter
 from catcher.message import Message
 from catcher.parsing import Entity, parse_tree
@@ -37,18 +45,8 @@ _LINE_BREAK = re.compile(r"\r?\n")
 _BODY_START = re.compile(rb"\r?\n\r?\n")
 
 
-def _number(name: str, default: int, high: int | None = None) -> int:
-    text = request.args.get(name)
-    if text is None or text == "":
-        return default
-    if not text.isascii() or not text.isdigit() or len(text) > 9:
-        raise BadRequest(f"{name}: expected a whole number, got {text[:40]!r}")
-    value = int(text)
-    return min(value, high) if high is not None else value
-
-
 def _find(ident: str) -> Message:
-    number = int(ident) if ident.isascii() and ident.isdigit() and len(ident) <= 18 else None
+    number = message_number(ident)
     message = store().get(number) if number is not None else None
     if message is None:
         raise NotFound(f"no message with id {ident[:40]!r}")
@@ -126,8 +124,8 @@ def _shape(message: Message) -> dict[str, Any]:
 
 
 def _page(flt: Filter) -> Response:
-    start = _number("start", 0)
-    limit = _number("limit", 50, MAX_LIMIT)
+    start = count_param("start", 0)
+    limit = min(count_param("limit", 50), MAX_LIMIT)
     page = store().query(flt, limit=limit, offset=start)
     return json_response(
         {

@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -29,11 +30,13 @@ from catcher.api import (
     BadRequest,
     NotFound,
     answer_errors_in_json,
+    count_param,
     html_response,
+    message_number,
     part_response,
     store,
 )
-from catcher.filters import Filter, Term
+from catcher.filters import Filter, Term, hidden_recipients
 from catcher.message import Delivery, Envelope, Message, Summary
 from catcher.parsing import Address, Parsed, html_text, part_contents, raw_headers
 from catcher.state import app_state
@@ -48,18 +51,11 @@ DEFAULT_MAILBOX = "default"
 SNIPPET_LENGTH = 200
 _UNFOLD = re.compile(r"\r?\n[ \t]*")
 _NO_ADDRESS = {"Name": "", "Address": ""}
+# An address a send request may name: no spaces, brackets, commas or line breaks.
+_EMAIL = re.compile(r"[^\s<>,;\"]{1,254}@[^\s<>,;\"@]{1,254}|[^\s<>,;\"@]{1,64}")
 
 
 # -- reading requests ---------------------------------------------------------------------
-
-
-def _number(name: str, default: int) -> int:
-    text = request.args.get(name)
-    if text is None or text == "":
-        return default
-    if not text.isascii() or not text.isdigit() or len(text) > 9:
-        raise BadRequest(f"{name}: expected a whole number, got {text[:40]!r}")
-    return int(text)
 
 
 def _search(text: str | None) -> Filter:
@@ -68,8 +64,9 @@ def _search(text: str | None) -> Filter:
         tz = query.timezone(request.args.get("tz"))
         flt = query.narrow(Filter(), query.parse(text or "", tz))
         before = request.args.get("before")
-        if before:
-            flt = replace(flt, terms=flt.terms + tuple(query.parse(f"before:{before}", tz)))
+        if before:  # a page's end: received strictly before this moment
+            earlier = Term("after", query.moment("before", before, tz), negate=True)
+            flt = replace(flt, terms=(*flt.terms, earlier))
     except query.SearchError as exc:
         raise BadRequest(str(exc)) from None
     return flt
@@ -90,7 +87,7 @@ def _find(ident: str) -> Message:
                 "there are no messages" if not request.args.get("query") else "no message matches"
             )
         return found
-    number = int(ident) if ident.isascii() and ident.isdigit() and len(ident) <= 18 else None
+    number = message_number(ident)
     message = store().get(number) if number is not None else None
     if message is None:
         raise NotFound(f"no message with id {ident[:40]!r}")
@@ -104,11 +101,11 @@ def _ids(values: object) -> list[int]:
         raise BadRequest("IDs: expected a list of message ids")
     found = []
     for value in values:
-        text = str(value)
-        if text.isascii() and text.isdigit() and len(text) <= 18:
-            found.append(int(text))
-        elif not isinstance(value, (str, int)) or isinstance(value, bool):
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
             raise BadRequest(f"IDs: {str(value)[:40]!r} is not a message id")
+        number = message_number(str(value))
+        if number is not None:
+            found.append(number)
     return found
 
 
@@ -148,13 +145,11 @@ def _addresses(found: Iterable[Address]) -> list[dict[str, str]]:
 
 
 def _bcc(
-    message: Message, to: Iterable[Address], cc: Iterable[Address], bcc: tuple[Address, ...]
+    message: Message, to: tuple[Address, ...], cc: tuple[Address, ...], bcc: tuple[Address, ...]
 ) -> tuple[Address, ...]:
     """Bcc as Mailpit shows it: the header's, then every envelope recipient that no
     header names (what a Bcc was)."""
-    named = {a.address.lower() for group in (to, cc, bcc) for a in group}
-    hidden = tuple(Address("", r) for r in message.envelope.rcpt_tos if r.lower() not in named)
-    return bcc + hidden
+    return bcc + tuple(Address("", r) for r in hidden_recipients(message, to, cc, bcc))
 
 
 def _tags(mailboxes: Iterable[str]) -> list[str]:
@@ -191,24 +186,20 @@ def _summary(message: Message) -> dict[str, Any]:
 
 def _listing(flt: Filter) -> dict[str, Any]:
     the_store = store()
-    start = _number("start", 0)
-    limit = _number("limit", 50) or 1_000_000_000  # 0: all of them
-    page = the_store.query(flt, limit=limit, offset=start)
+    start = count_param("start", 0)
+    limit = count_param("limit", 50) or sys.maxsize  # 0: all of them
+    matched = the_store.query(flt, limit=sys.maxsize).messages  # (newest first)
+    page = matched[start : start + limit]
     stats = the_store.stats()
-    if flt.is_empty:
-        unread_matches = stats.unread
-    else:
-        unread = replace(flt, terms=flt.terms + (Term("read", negate=True),))
-        unread_matches = the_store.query(unread, limit=0).matched
     return {
         "total": stats.count,
         "unread": stats.unread,
-        "count": len(page.messages),
-        "messages_count": page.matched,
-        "messages_unread": unread_matches,
+        "count": len(page),
+        "messages_count": len(matched),
+        "messages_unread": len(matched) - the_store.read_count(m.id for m in matched),
         "start": start,
         "tags": _tags(box.box.name for box in the_store.mailboxes()),
-        "messages": [_summary(m) for m in page.messages],
+        "messages": [_summary(m) for m in page],
     }
 
 
@@ -318,8 +309,7 @@ def set_read() -> ResponseReturnValue:
         raise BadRequest("You may specify either IDs or a search query, not both")
     the_store = store()
     if not ids and not body.get("IDs"):
-        flt = _search(search)
-        ids = [m.id for m in the_store.query(flt, limit=len(the_store) + 1).messages]
+        ids = [m.id for m in the_store.query(_search(search), limit=sys.maxsize).messages]
     the_store.set_read_many(ids, read)
     return _ok()
 
@@ -335,8 +325,7 @@ def delete_messages() -> ResponseReturnValue:
     the_store = store()
     if not given:
         the_store.clear()
-    for message_id in ids:
-        the_store.delete(message_id)
+    the_store.delete_many(ids)
     return Response(b"", status=200)
 
 
@@ -449,10 +438,14 @@ def _person(value: object, field: str) -> tuple[str, str]:
     name = value.get("Name") or ""
     if not isinstance(name, str):
         raise ValueError(f"{field}: Name must be text")
-    email = value["Email"].strip()
-    if not email or any(c in email for c in "\r\n<>, "):
+    return name, _email(value["Email"], field)
+
+
+def _email(text: str, field: str) -> str:
+    email = text.strip()
+    if not _EMAIL.fullmatch(email):
         raise ValueError(f"{field}: {email[:80]!r} is not an email address")
-    return name, email
+    return email
 
 
 def _people(body: dict[str, Any], field: str) -> list[tuple[str, str]]:
@@ -475,11 +468,15 @@ def _compose(body: dict[str, Any]) -> tuple[bytes, Envelope]:
         raise ValueError("From: required")
     sender = _person(body["From"], "From")
     to, cc, reply_to = _people(body, "To"), _people(body, "Cc"), _people(body, "ReplyTo")
-    bcc = body.get("Bcc") or []
-    if not isinstance(bcc, list) or not all(isinstance(b, str) and b.strip() for b in bcc):
+    bcc_given = body.get("Bcc") or []
+    if not isinstance(bcc_given, list) or not all(isinstance(b, str) for b in bcc_given):
         raise ValueError("Bcc: expected a list of email addresses")
+    bcc = [_email(b, "Bcc") for b in bcc_given]
     if not to and not cc and not bcc:
         raise ValueError("To, Cc or Bcc: at least one recipient is required")
+    most = app_state().settings.max_recipients
+    if len(to) + len(cc) + len(bcc) > most:
+        raise ValueError(f"To, Cc and Bcc: at most {most} recipients (--max-recipients)")
     text, html = _text_field(body, "Text"), _text_field(body, "HTML")
     msg = EmailMessage(policy=SMTP)
     msg["From"] = formataddr(sender)
@@ -510,7 +507,7 @@ def _compose(body: dict[str, Any]) -> tuple[bytes, Envelope]:
         raise ValueError("Attachments: expected a list")
     for n, item in enumerate(attachments):
         _attach(msg, item, n)
-    recipients = tuple(p[1] for p in to + cc) + tuple(b.strip() for b in bcc)
+    recipients = tuple(p[1] for p in to + cc) + tuple(bcc)
     return msg.as_bytes(), Envelope(sender[1], recipients)
 
 

@@ -34,7 +34,16 @@ FILTERS = [
     _param("from", "sender: envelope or From (substring, any case)", _TEXT),
     _param("subject", "subject (substring, any case)", _TEXT),
     _param(
-        "q", "free text: every word in subject, addresses, body text or attachment names", _TEXT
+        "q",
+        "search text (Mailpit's syntax): words and quoted phrases in subject, addresses, body "
+        "text or attachment names; from: to: cc: bcc: reply-to: addressed: subject: "
+        "message-id: tag: is:read is:unread is:tagged has:attachment has:inline before: after: "
+        "larger: smaller:; - or ! negates a term; every term must hold (400 when one is "
+        "unreadable)",
+        _TEXT,
+    ),
+    _param(
+        "tz", "IANA time zone for dates without an offset in q (UTC when unknown or absent)", _TEXT
     ),
     _param("since", "only messages with an id after this", {"type": "integer", "minimum": 0}),
     _param(
