@@ -286,7 +286,7 @@ class Finding:
         them appear: in the subject and body text, whitespace collapsed."""
         decided = list(keep)
         for n, message in enumerate(messages):
-            if keep[n] == negate:  # every word is there: the phrase may not be
+            if keep[n] != negate:  # every word is there: the phrase may not be
                 parsed = self.parsed(message)
                 body = parsed.text if parsed.text is not None else html_text(parsed.html or "")
                 text = " ".join(fold(f"{parsed.subject}\n{body}").split())

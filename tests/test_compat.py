@@ -7,14 +7,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
+from http.client import HTTPConnection
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from catcher.compat import BLUEPRINTS
 from catcher.server import Catcher
+from catcher.web import create_app
 from tests.conftest import Http, smtp_client
-from tests.peers.mail import ALL, COPIES, ENCODED, PLAIN, REPORT, RICH, build, send_all
+from tests.peers.mail import ALL, COPIES, ENCODED, PIXEL, PLAIN, REPORT, RICH, build, send_all
 
 
 @pytest.fixture
@@ -111,7 +116,16 @@ def test_compat_none_serves_only_catchers_api(make_catcher: Any) -> None:
         ("- ! Copies", [COPIES]),  # a lone - or ! is nothing to negate
         ("-is:unread", []),
         ("SUBJECT:copies", [COPIES]),
-        ("is:tagged", []),  # not a term catcher knows: a word to find
+        ("has:attachments", [RICH]),
+        ("has:inline", [RICH]),
+        ("-has:inline subject:e", [ENCODED, COPIES, PLAIN]),
+        ("reply-to:desk@", [COPIES]),
+        ("addressed:desk@shop", [COPIES]),
+        ("addressed:heidi", [ENCODED]),
+        ('"aus der Küche"', [PLAIN]),
+        ('"Küche der aus"', []),  # the words are there, the phrase is not
+        ('-"aus der Küche"', [ENCODED, COPIES, RICH]),
+        ("-", [PLAIN]),  # only a negation mark: the text itself ("quoted-printable")
     ],
 )
 def test_mailpit_search_syntax(
@@ -127,6 +141,34 @@ def test_catchers_own_search_reads_the_same_syntax(filled: Catcher, http: Http) 
     assert [m["subject"] for m in found["messages"]] == [COPIES.subject, PLAIN.subject]
     status, payload = http.json("GET", "/api/messages?" + _query(q="after:yesterday-ish"))
     assert status == 400 and "after:" in payload["error"]
+
+
+def test_tagged_means_in_a_mailbox_other_than_default(catcher: Catcher, http: Http) -> None:
+    with smtp_client(catcher) as smtp:
+        smtp.sendmail("a@shop.test", ["ann+team1@example.com"], b"Subject: tagged\r\n\r\nx\r\n")
+        smtp.sendmail("a@shop.test", ["bob@example.com"], b"Subject: untagged\r\n\r\nx\r\n")
+    assert _subjects(http, "/api/v1/search?query=is:tagged") == ["tagged"]
+    assert _subjects(http, "/api/v1/search?query=-is:tagged") == ["untagged"]
+
+
+def test_a_search_of_only_negation_marks_deletes_only_what_it_finds(
+    filled: Catcher, http: Http
+) -> None:
+    assert http.request("DELETE", "/api/v1/search?query=!")[0] == 200  # no "!" anywhere
+    assert len(filled.store) == len(ALL)
+    assert http.request("DELETE", "/api/messages?q=-")[0] == 200
+    assert sorted(_ids(filled)) == sorted(s.subject for s in ALL if s is not PLAIN)
+
+
+def test_dates_without_an_offset_are_read_in_tz(filled: Catcher, http: Http) -> None:
+    newest = filled.store.latest()
+    assert newest is not None
+    # The moment it arrived, written as Tokyo's wall clock without an offset.
+    tokyo = newest.received_at.astimezone(ZoneInfo("Asia/Tokyo")).replace(tzinfo=None)
+    moment = tokyo.isoformat(timespec="seconds")
+    found = _subjects(http, "/api/v1/search?" + _query(query=f"after:{moment}", tz="Asia/Tokyo"))
+    assert ENCODED.subject in found
+    assert _subjects(http, "/api/v1/search?" + _query(query=f"after:{moment}")) == []  # as UTC
 
 
 def test_too_many_terms_is_a_clear_error(catcher: Catcher, http: Http) -> None:
@@ -155,6 +197,26 @@ def test_search_needs_a_query_and_readable_terms(filled: Catcher, http: Http) ->
     assert status == 400 and "larger:" in payload["error"]
     # An unknown zone is read as UTC, as Mailpit reads it.
     assert _subjects(http, "/api/v1/search?query=Copies&tz=Mars/Olympus") == [COPIES.subject]
+
+
+def test_search_counts_unread_among_its_matches(filled: Catcher, http: Http) -> None:
+    http.get(f"/api/v1/message/{_ids(filled)[RICH.subject]}")  # marks it read
+    found = http.get("/api/v1/search?query=shop.test")
+    assert found["messages_count"] == 3 and found["messages_unread"] == 2
+    assert found["total"] == len(ALL) and found["unread"] == len(ALL) - 1
+
+
+def test_before_pages_by_time_received(catcher: Catcher, http: Http) -> None:
+    send_all(*catcher.smtp_address)
+    listed = http.get("/api/v1/messages?limit=2")["messages"]
+    # The next page after the last one shown: strictly before its time (never it again).
+    cursor = listed[-1]["Created"]
+    older = http.get("/api/v1/messages?" + _query(before=cursor))["messages"]
+    assert listed[-1]["ID"] not in [m["ID"] for m in older]
+    everything = http.get("/api/v1/messages?limit=0")
+    assert everything["count"] == len(ALL) and len(everything["messages"]) == len(ALL)
+    status, payload = http.json("GET", "/api/v1/messages?before=soon")
+    assert status == 400 and "before:" in payload["error"]
 
 
 def test_latest_and_paging(filled: Catcher, http: Http) -> None:
@@ -190,6 +252,11 @@ def test_parts_and_checksums(filled: Catcher, http: Http) -> None:
         "GET", f"/api/v1/message/{rich['ID']}/part/{report['PartID']}"
     )
     assert (status, body, headers["Content-Type"]) == (200, REPORT, "application/pdf")
+    [logo] = rich["Inline"]
+    status, headers, body = http.request(
+        "GET", f"/api/v1/message/{rich['ID']}/part/{logo['PartID']}/thumb"
+    )
+    assert (status, body, headers["Content-Type"]) == (200, PIXEL, "image/png")
 
 
 def test_send_builds_a_real_message_and_routes_it_like_smtp(catcher: Catcher, http: Http) -> None:
@@ -285,6 +352,29 @@ def test_send_refuses_bad_requests_and_stores_nothing(
     assert len(catcher.store) == 0
 
 
+def test_other_routes_keep_the_usual_request_cap(catcher: Catcher, http: Http) -> None:
+    host, port = catcher.url.removeprefix("http://").rsplit(":", 1)
+    for method, path in (("POST", "/api/mailboxes"), ("PUT", "/api/v1/send")):
+        connection = HTTPConnection(host, int(port), timeout=30)
+        try:  # the head alone: the answer comes before any of the body is read
+            connection.putrequest(method, path)
+            connection.putheader("Content-Type", "application/json")
+            connection.putheader("Content-Length", str(2 * 1024 * 1024))
+            connection.endheaders()
+            response = connection.getresponse()
+            assert response.status == 413, (method, path)
+            assert b"exceeds 1048576 bytes" in response.read()
+        finally:
+            connection.close()
+
+
+def test_send_refuses_more_recipients_than_smtp_would(make_catcher: Any) -> None:
+    catcher = make_catcher(max_recipients=3)
+    body = {"From": {"Email": "a@b.test"}, "Bcc": [f"r{n}@c.test" for n in range(4)]}
+    status, reply = Http(catcher.url).json("POST", "/api/v1/send", body)
+    assert status == 400 and "at most 3 recipients" in reply["Error"]
+
+
 def test_send_takes_a_body_over_the_usual_request_cap(catcher: Catcher, http: Http) -> None:
     big = bytes(range(256)) * 8000  # 2 MB: over the 1 MB other requests may send
     body = {
@@ -358,6 +448,8 @@ def test_mailcatcher_routes(filled: Catcher, http: Http) -> None:
     status, _, body = http.request("GET", f"/messages/{rich['id']}/parts/logo@shop.test")
     assert status == 200 and body.startswith(b"\x89PNG")
     assert http.request("GET", f"/messages/{rich['id']}.eml")[2] == build(RICH)
+    status, headers, body = http.request("GET", f"/messages/{rich['id']}.source")
+    assert (status, body) == (200, build(RICH)) and headers["Content-Type"].startswith("text/plain")
     assert b"the sale" in http.request("GET", f"/messages/{rich['id']}.html")[2]
     plain = listed[0]["id"]
     assert http.request("GET", f"/messages/{plain}.html")[0] == 404
@@ -369,6 +461,26 @@ def test_mailcatcher_routes(filled: Catcher, http: Http) -> None:
 
 def _query(**params: str) -> str:
     return urlencode(params)
+
+
+def test_the_peer_apis_have_a_document_of_their_own(catcher: Catcher, http: Http) -> None:
+    document = http.get("/api/compat/openapi.json")
+    assert document["openapi"].startswith("3.1")
+    paths = document["paths"]
+    assert paths["/api/v1/search"]["delete"]["tags"] == ["Mailpit API v1"]
+    assert paths["/api/v2/search"]["get"]["tags"] == ["MailHog API"]
+    assert paths["/messages/{ident}.json"]["get"]["tags"] == ["MailCatcher API"]
+    assert "Mailpit's search syntax" in paths["/api/v1/search"]["get"]["summary"]
+    part = paths["/api/v1/message/{ident}/part/{part_id}"]["get"]
+    assert [p["name"] for p in part["parameters"]] == ["ident", "part_id"]
+    app = create_app(catcher.store, catcher.settings, catcher.status)
+    served = {
+        (re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.split(".")[0] in BLUEPRINTS
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert served == {(p, m) for p, ops in paths.items() for m in ops}
 
 
 def test_json_errors_on_peer_routes(catcher: Catcher, http: Http) -> None:

@@ -123,6 +123,8 @@ def test_mailpit_api_reads_searches_marks_sends_and_deletes(filled: Catcher) -> 
     assert out["sentHeaders"]["X-Campaign"] == ["spring"]
     assert "Bcc" not in out["sentHeaders"]  # a Bcc stays off the message, as in any MTA
 
+    # Deleting answers an empty 200 (MailHog's clients share the route); "ok" by search.
+    assert out["deleteOne"] == "" and out["deleteSearch"] == "ok" and out["deleteAll"] == ""
     assert PLAIN.subject not in out["afterDeleteOne"] and len(out["afterDeleteOne"]) == len(ALL)
     assert COPIES.subject not in out["afterDeleteSearch"]
     assert "never relays" in out["release"]
