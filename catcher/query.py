@@ -146,7 +146,7 @@ def moment(prefix: str, value: str, tz: tzinfo = UTC) -> datetime:
 
 
 def _size(prefix: str, value: str) -> int:
-    match = _SIZE.fullmatch(value.strip())
+    match = _SIZE.fullmatch(value.strip()) if len(value) <= 40 else None
     if match is None:
         raise SearchError(f"{prefix}: expected a size like 10kb or 2M, got {value[:40]!r}")
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 import re
+from datetime import date
 from http.client import HTTPConnection
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +21,8 @@ from catcher.server import Catcher
 from catcher.web import create_app
 from tests.conftest import Http, smtp_client
 from tests.peers.mail import ALL, COPIES, ENCODED, PIXEL, PLAIN, REPORT, RICH, build, send_all
+
+_TO_ONE = {"From": {"Email": "a@b.test"}, "To": [{"Email": "c@d.test"}]}
 
 
 @pytest.fixture
@@ -60,6 +63,56 @@ def test_delete_with_ids_deletes_only_those(filled: Catcher, http: Http) -> None
     status, _, body = http.request("DELETE", "/api/v1/messages", {"IDs": [str(ids[PLAIN.subject])]})
     assert (status, body) == (200, b"")
     assert sorted(_ids(filled)) == sorted(s.subject for s in ALL if s is not PLAIN)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b'{"IDs": ["{n}"]}', "text/plain"),  # what fetch() sends for a string body
+        (b'{"IDs": ["{n}"]}', "application/x-www-form-urlencoded"),  # curl -d's default
+        (b'{"ids": ["{n}"]}', "application/json"),
+        (b"ids={n}", "application/x-www-form-urlencoded"),  # the Python client
+    ],
+)
+def test_delete_reads_the_ids_however_they_are_sent(
+    filled: Catcher, http: Http, body: bytes, content_type: str
+) -> None:
+    ident = str(_ids(filled)[PLAIN.subject]).encode()
+    status, _, _ = http.request(
+        "DELETE", "/api/v1/messages", body.replace(b"{n}", ident), {"Content-Type": content_type}
+    )
+    assert status == 200
+    assert sorted(_ids(filled)) == sorted(s.subject for s in ALL if s is not PLAIN)
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"IDs": 0}', b'{"IDs": ""}', b'{"IDs": {}}', b'{"IDs": ["1",]}', b'["1"]']
+)
+def test_unreadable_ids_are_a_400_and_delete_nothing(
+    filled: Catcher, http: Http, body: bytes
+) -> None:
+    for method in ("DELETE", "PUT"):
+        status, _, reply = http.request(method, "/api/v1/messages", body)
+        assert status == 400 and json.loads(reply)["error"], (method, body)
+    assert len(filled.store) == len(ALL) and filled.store.stats().unread == len(ALL)
+
+
+def test_a_date_past_year_9999_in_utc_shows_the_time_received(catcher: Catcher, http: Http) -> None:
+    with smtp_client(catcher) as smtp:
+        smtp.sendmail(
+            "a@b.test",
+            ["c@d.test"],
+            b"Subject: far\r\nDate: Fri, 31 Dec 9999 23:59:59 -2359\r\n\r\nbody\r\n",
+        )
+    shaped = http.get("/api/v1/message/latest")
+    assert shaped["Subject"] == "far" and shaped["Date"].startswith(str(date.today().year))
+
+
+def test_head_opens_nothing(filled: Catcher, http: Http) -> None:
+    ident = _ids(filled)[PLAIN.subject]
+    assert http.request("HEAD", f"/api/v1/message/{ident}")[0] == 200
+    assert http.request("HEAD", f"/view/{ident}.txt")[0] == 200
+    assert not filled.store.is_read(ident)
 
 
 def test_delete_with_unknown_ids_deletes_nothing(filled: Catcher, http: Http) -> None:
@@ -194,6 +247,8 @@ def test_search_needs_a_query_and_readable_terms(filled: Catcher, http: Http) ->
     status, payload = http.json("GET", "/api/v1/search")
     assert status == 400 and "no search query" in payload["error"]
     status, payload = http.json("GET", "/api/v1/search?query=larger:lots")
+    assert status == 400 and "larger:" in payload["error"]
+    status, payload = http.json("GET", "/api/v1/search?query=larger:" + "9" * 400)
     assert status == 400 and "larger:" in payload["error"]
     # An unknown zone is read as UTC, as Mailpit reads it.
     assert _subjects(http, "/api/v1/search?query=Copies&tz=Mars/Olympus") == [COPIES.subject]
@@ -342,6 +397,15 @@ def test_send_builds_a_real_message_and_routes_it_like_smtp(catcher: Catcher, ht
             },
             "content type",
         ),
+        ({**_TO_ONE, "Bcc": ["b@y.test\r\nRCPT TO:<x@z.test>"]}, "Bcc"),
+        ({**_TO_ONE, "Bcc": ["not an address <>, ;"]}, "Bcc"),
+        ({"From": {"Email": "a@b.test"}, "To": [{"Email": "evil:b@y.test;"}]}, "To"),
+        ({**_TO_ONE, "Headers": {"From": "evil@z.test"}}, "own fields"),
+        ({**_TO_ONE, "Headers": {"bcc": "hidden@z.test"}}, "own fields"),
+        ({**_TO_ONE, "Headers": {"X-A": "1\u2028Bcc: e@f"}}, "line break"),
+        ({**_TO_ONE, "Attachments": [{"Content": "", "ContentType": "multipart/mixed"}]}, "file"),
+        ({**_TO_ONE, "Attachments": [{"Content": "", "ContentType": "tëxt/plain"}]}, "file"),
+        ({**_TO_ONE, "Subject": False}, "Subject"),
     ],
 )
 def test_send_refuses_bad_requests_and_stores_nothing(
@@ -373,6 +437,43 @@ def test_send_refuses_more_recipients_than_smtp_would(make_catcher: Any) -> None
     body = {"From": {"Email": "a@b.test"}, "Bcc": [f"r{n}@c.test" for n in range(4)]}
     status, reply = Http(catcher.url).json("POST", "/api/v1/send", body)
     assert status == 400 and "at most 3 recipients" in reply["Error"]
+
+
+def test_send_reads_json_whatever_its_type_and_writes_extra_headers_as_given(
+    catcher: Catcher, http: Http
+) -> None:
+    body = {
+        "from": {"Email": "a@b.test"},  # Mailpit reads field names in any case
+        "TO": [{"Email": "c@d.test"}],
+        "Headers": {
+            "Message-ID": "<<<odd>>>",
+            "Date": "garbage",
+            "X-Ümlaut": "ok",
+            "X-Text": "Grüße",
+        },
+        "Attachments": [
+            {"Content": base64.encodebytes(REPORT).decode(), "Filename": "wrapped.pdf"},
+            {"Content": "data:image/png;base64," + base64.b64encode(PIXEL).decode()},
+        ],
+    }
+    status, _, reply = http.request(
+        "POST", "/api/v1/send", json.dumps(body).encode(), {"Content-Type": "text/plain"}
+    )
+    assert status == 400  # a header name must be ASCII
+    del body["Headers"]["X-Ümlaut"]  # type: ignore[attr-defined]
+    status, _, reply = http.request(
+        "POST", "/api/v1/send", json.dumps(body).encode(), {"Content-Type": "text/plain"}
+    )
+    assert status == 200, reply
+    stored = catcher.store.get(int(json.loads(reply)["ID"]))
+    assert stored is not None
+    assert b"\r\nMessage-ID: <<<odd>>>\r\n" in b"\r\n" + stored.raw
+    assert b"\r\nDate: garbage\r\n" in b"\r\n" + stored.raw
+    assert stored.raw.count(b"Message-ID:") == 1 and stored.raw.count(b"\nDate:") == 1
+    assert b"X-Text: =?utf-8?" in stored.raw
+    shaped = http.get(f"/api/v1/message/{stored.id}")
+    files = {a["FileName"]: a["Size"] for a in shaped["Attachments"]}
+    assert files == {"wrapped.pdf": len(REPORT), "": len(PIXEL)}
 
 
 def test_send_takes_a_body_over_the_usual_request_cap(catcher: Catcher, http: Http) -> None:

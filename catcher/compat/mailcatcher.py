@@ -131,7 +131,9 @@ def message_source(ident: int) -> ResponseReturnValue:
 @bp.get("/messages/<int:ident>.eml")
 def message_eml(ident: int) -> ResponseReturnValue:
     """The message as received."""
-    return Response(_find(ident).raw, mimetype="message/rfc822")
+    response = Response(_find(ident).raw, mimetype="message/rfc822")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @bp.get("/messages/<int:ident>/parts/<path:cid>")

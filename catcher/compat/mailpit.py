@@ -9,17 +9,13 @@ set by routing, not through this API. ``release`` is refused: catcher never rela
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
+import json
 import re
 import sys
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, formataddr, make_msgid
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -36,8 +32,9 @@ from catcher.api import (
     part_response,
     store,
 )
+from catcher.compat import sending
 from catcher.filters import Filter, Term, hidden_recipients
-from catcher.message import Delivery, Envelope, Message, Summary
+from catcher.message import Delivery, Message, Summary
 from catcher.parsing import Address, Parsed, html_text, part_contents, raw_headers
 from catcher.state import app_state
 from catcher.wire import json_response
@@ -110,8 +107,15 @@ def _ids(values: object) -> list[int]:
 
 
 def _body() -> dict[str, Any]:
-    """The request's fields: a JSON object, or a form (the Python client sends forms)."""
-    if request.form:
+    """The request's fields, by Mailpit's names whatever their case: a JSON object in the
+    body whatever its Content-Type (as Mailpit reads it), or a form of ``ids`` and
+    ``read`` (as its Python client sends). An empty body is no fields; anything else
+    unreadable is a 400."""
+    data = request.get_data(cache=True)
+    if not data.strip():
+        return {}
+    form = request.mimetype == "application/x-www-form-urlencoded"
+    if form and not data.lstrip().startswith(b"{"):
         fields: dict[str, Any] = {}
         for key in request.form:
             values = request.form.getlist(key)
@@ -123,17 +127,33 @@ def _body() -> dict[str, Any]:
                 fields[key] = values[-1]
         return fields
     try:
-        data = request.get_json(silent=True)
+        found = json.loads(data)
     except RecursionError:
         raise BadRequest("JSON body nested too deeply") from None
-    return data if isinstance(data, dict) else {}
+    except ValueError:
+        raise BadRequest("the body is not JSON") from None
+    if not isinstance(found, dict):
+        raise BadRequest("the body must be a JSON object")
+    names = {"ids": "IDs", "read": "Read", "search": "Search", **sending.FIELDS}
+    return {names.get(key.lower()) or key: value for key, value in found.items()}
+
+
+def _given_ids(body: dict[str, Any]) -> list[int] | None:
+    """The ids a request names; None when it names none (the request is about all)."""
+    if "IDs" not in body or body["IDs"] is None or body["IDs"] == []:
+        return None
+    return _ids(body["IDs"])
 
 
 # -- shapes -------------------------------------------------------------------------------
 
 
-def _created(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _created(moment: datetime, fallback: datetime | None = None) -> str:
+    try:
+        utc = moment.astimezone(UTC)
+    except (OverflowError, ValueError):  # a Date header past year 9999 once in UTC
+        utc = (fallback or datetime.now(UTC)).astimezone(UTC)
+    return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _address(found: Address) -> dict[str, str]:
@@ -263,7 +283,9 @@ def _detail(message: Message) -> dict[str, Any]:
         "ReturnPath": return_path or (sender.address if sender else ""),
         "Subject": parsed.subject,
         "ListUnsubscribe": _list_unsubscribe(headers),
-        "Date": _created(parsed.date or message.received_at).replace(".000Z", "Z"),
+        "Date": _created(parsed.date or message.received_at, message.received_at).replace(
+            ".000Z", "Z"
+        ),
         "Tags": _tags(the_store.mailboxes_of(message.id)),
         "Username": message.delivery.auth_user or "",
         "Text": _text(parsed),
@@ -278,6 +300,12 @@ def _text(parsed: Parsed) -> str:
     if parsed.text is not None:
         return parsed.text
     return html_text(parsed.html) if parsed.html else ""
+
+
+def _mark_read(message: Message) -> None:
+    """Opening a message marks it read, as in Mailpit (a HEAD opens nothing)."""
+    if request.method == "GET":
+        store().set_read(message.id, True)
 
 
 def _ok() -> Response:
@@ -301,14 +329,14 @@ def set_read() -> ResponseReturnValue:
     read = body.get("Read", False)
     if not isinstance(read, bool):
         raise BadRequest("Read: expected true or false")
-    ids = _ids(body.get("IDs") or [])
+    ids = _given_ids(body)
     search = body.get("Search") or ""
     if not isinstance(search, str):
         raise BadRequest("Search: expected search text")
-    if ids and search:
+    if ids is not None and search:
         raise BadRequest("You may specify either IDs or a search query, not both")
     the_store = store()
-    if not ids and not body.get("IDs"):
+    if ids is None:
         ids = [m.id for m in the_store.query(_search(search), limit=sys.maxsize).messages]
     the_store.set_read_many(ids, read)
     return _ok()
@@ -320,13 +348,12 @@ def delete_messages() -> ResponseReturnValue:
 
     The answer is an empty 200: MailHog's clients share this route and read any body as
     JSON; Mailpit's accept any 200."""
-    given = _body().get("IDs") or []
-    ids = _ids(given)
-    the_store = store()
-    if not given:
-        the_store.clear()
-    the_store.delete_many(ids)
-    return Response(b"", status=200)
+    ids = _given_ids(_body())
+    if ids is None:
+        store().clear()
+    else:
+        store().delete_many(ids)
+    return Response(b"", status=200, mimetype="text/plain")
 
 
 @bp.get("/api/v1/search")
@@ -347,7 +374,7 @@ def get_message(ident: str) -> ResponseReturnValue:
     """One message, whole; marks it read, as Mailpit does."""
     message = _find(ident)
     shaped = _detail(message)
-    store().set_read(message.id, True)
+    _mark_read(message)
     return json_response(shaped)
 
 
@@ -398,7 +425,7 @@ def view_html(ident: str) -> ResponseReturnValue:
     response = html_response(message)
     if response is None:
         raise NotFound("This message does not contain a HTML part")
-    store().set_read(message.id, True)
+    _mark_read(message)
     return response
 
 
@@ -407,7 +434,7 @@ def view_text(ident: str) -> ResponseReturnValue:
     """The text body (made from the HTML when there is no text part); marks it read."""
     message = _find(ident)
     text = _text(store().parsed(message))
-    store().set_read(message.id, True)
+    _mark_read(message)
     return Response(text, mimetype="text/plain")
 
 
@@ -417,123 +444,19 @@ def view_text(ident: str) -> ResponseReturnValue:
 @bp.post("/api/v1/send")
 def send() -> ResponseReturnValue:
     """Build a message from JSON and store it as if it came over SMTP: ``{"ID": "..."}``."""
-    request.max_content_length = app_state().settings.max_request_body
-    body = _body()
+    settings = app_state().settings
+    request.max_content_length = settings.max_request_body
     try:
-        raw, envelope = _compose(body)
-    except (ValueError, TypeError, binascii.Error) as exc:
+        raw, envelope = sending.compose(_body(), settings.max_recipients)
+    except (BadRequest, sending.SendError) as exc:
         return json_response({"Error": str(exc)}, 400)
     the_store = store()
-    limit = app_state().settings.max_message_size
+    limit = settings.max_message_size
     if len(raw) > limit:
         return json_response({"Error": f"message is {len(raw)} bytes, over the {limit} limit"}, 400)
     delivery = Delivery(request.remote_addr or "", "api", False, None)
     message = the_store.add(raw, envelope, delivery)
     return json_response({"ID": str(message.id)})
-
-
-def _person(value: object, field: str) -> tuple[str, str]:
-    if not isinstance(value, dict) or not isinstance(value.get("Email"), str):
-        raise ValueError(f'{field}: expected {{"Email": "...", "Name": "..."}}')
-    name = value.get("Name") or ""
-    if not isinstance(name, str):
-        raise ValueError(f"{field}: Name must be text")
-    return name, _email(value["Email"], field)
-
-
-def _email(text: str, field: str) -> str:
-    email = text.strip()
-    if not _EMAIL.fullmatch(email):
-        raise ValueError(f"{field}: {email[:80]!r} is not an email address")
-    return email
-
-
-def _people(body: dict[str, Any], field: str) -> list[tuple[str, str]]:
-    value = body.get(field) or []
-    if not isinstance(value, list):
-        raise ValueError(f"{field}: expected a list")
-    return [_person(v, field) for v in value]
-
-
-def _text_field(body: dict[str, Any], field: str) -> str:
-    value = body.get(field) or ""
-    if not isinstance(value, str):
-        raise ValueError(f"{field}: expected text")
-    return value
-
-
-def _compose(body: dict[str, Any]) -> tuple[bytes, Envelope]:
-    """The MIME message a send request describes, and its envelope."""
-    if "From" not in body:
-        raise ValueError("From: required")
-    sender = _person(body["From"], "From")
-    to, cc, reply_to = _people(body, "To"), _people(body, "Cc"), _people(body, "ReplyTo")
-    bcc_given = body.get("Bcc") or []
-    if not isinstance(bcc_given, list) or not all(isinstance(b, str) for b in bcc_given):
-        raise ValueError("Bcc: expected a list of email addresses")
-    bcc = [_email(b, "Bcc") for b in bcc_given]
-    if not to and not cc and not bcc:
-        raise ValueError("To, Cc or Bcc: at least one recipient is required")
-    most = app_state().settings.max_recipients
-    if len(to) + len(cc) + len(bcc) > most:
-        raise ValueError(f"To, Cc and Bcc: at most {most} recipients (--max-recipients)")
-    text, html = _text_field(body, "Text"), _text_field(body, "HTML")
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = formataddr(sender)
-    for field, people in (("To", to), ("Cc", cc), ("Reply-To", reply_to)):
-        if people:
-            msg[field] = ", ".join(formataddr(p) for p in people)
-    msg["Subject"] = _text_field(body, "Subject")
-    msg["Date"] = format_datetime(datetime.now(UTC))
-    msg["Message-ID"] = make_msgid(domain="catcher")
-    extra = body.get("Headers") or {}
-    if not isinstance(extra, dict):
-        raise ValueError('Headers: expected {"Name": "value"}')
-    for name, value in extra.items():
-        if not re.fullmatch(r"[!-9;-~]{1,76}", name) or not isinstance(value, str):
-            raise ValueError(f"Headers: {str(name)[:40]!r} is not a header name with a text value")
-        if "\r" in value or "\n" in value:
-            raise ValueError(f"Headers: {name} holds a line break")
-        del msg[name]
-        msg[name] = value
-    if text or not html:
-        msg.set_content(text)
-        if html:
-            msg.add_alternative(html, subtype="html")
-    else:
-        msg.set_content(html, subtype="html")
-    attachments = body.get("Attachments") or []
-    if not isinstance(attachments, list):
-        raise ValueError("Attachments: expected a list")
-    for n, item in enumerate(attachments):
-        _attach(msg, item, n)
-    recipients = tuple(p[1] for p in to + cc) + tuple(bcc)
-    return msg.as_bytes(), Envelope(sender[1], recipients)
-
-
-def _attach(msg: EmailMessage, item: object, n: int) -> None:
-    where = f"Attachments[{n}]"
-    if not isinstance(item, dict) or not isinstance(item.get("Content"), str):
-        raise ValueError(f'{where}: expected {{"Content": base64, "Filename": "..."}}')
-    data = base64.b64decode(item["Content"], validate=True)
-    filename = item.get("Filename") or ""
-    ctype = item.get("ContentType") or "application/octet-stream"
-    cid = item.get("ContentID") or ""
-    if not all(isinstance(v, str) for v in (filename, ctype, cid)):
-        raise ValueError(f"{where}: Filename, ContentType and ContentID must be text")
-    if not re.fullmatch(r"[\w.+-]+/[\w.+-]+", ctype):
-        raise ValueError(f"{where}: {ctype[:60]!r} is not a content type")
-    maintype, subtype = ctype.split("/", 1)
-    options: dict[str, Any] = {"filename": filename or None}
-    if cid:
-        if any(c in cid for c in "\r\n<> "):
-            raise ValueError(f"{where}: {cid[:60]!r} is not a content id")
-        related = msg.get_body(("html",))
-        if related is not None:
-            related.add_related(data, maintype, subtype, cid=f"<{cid}>", **options)
-            return
-        options["cid"] = f"<{cid}>"
-    msg.add_attachment(data, maintype, subtype, **options)
 
 
 # -- the server ---------------------------------------------------------------------------
