@@ -590,3 +590,21 @@ def test_json_errors_on_peer_routes(catcher: Catcher, http: Http) -> None:
         assert status == 404 and "error" in payload, path
     status, _, body = http.request("GET", "/api/v1/messages?limit=lots")
     assert status == 400 and "limit" in json.loads(body)["error"]
+
+
+def test_a_million_empty_parts_are_split_into_ten_thousand(catcher: Catcher, http: Http) -> None:
+    raw = (
+        b"Subject: parts\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n"
+        + b"--x\r\n\r\n" * 1_000_000
+    )
+    with smtp_client(catcher) as smtp:
+        smtp.sendmail("a@b.test", ["c@d.test"], raw)
+    ident = _ids(catcher)["parts"]
+    mine = http.get(f"/api/messages/{ident}")
+    assert len(mine["parts"]) == 10_000
+    assert any("more than 10000 parts" in d for d in mine["defects"])
+    assert len(http.get(f"/api/v1/messages/{ident}")["MIME"]["Parts"]) == 10_000
+    assert http.get(f"/api/v1/message/{ident}")["Subject"] == "parts"
+    # The last part holds the rest, unsplit: 990,000 empty parts' worth of lines.
+    [rest] = http.get(f"/messages/{ident}.json")["attachments"]
+    assert rest["cid"] == "part-10000@catcher" and rest["size"] == 990_000 * len(b"--x\r\n\r\n")

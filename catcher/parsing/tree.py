@@ -15,6 +15,9 @@ from email import utils
 
 # Multiparts nested deeper than this are kept whole, as text: real mail nests a handful.
 MAX_NESTING = 64
+# A message is split into at most this many parts; what follows is kept, unsplit, in the
+# last one (real mail has tens; a hostile message can hold a million empty ones).
+MAX_PARTS = 10_000
 
 # The texts of the problems the splitter finds (compat32 names them with defect classes).
 NO_BOUNDARY = "multipart without a boundary parameter"
@@ -26,6 +29,7 @@ NO_SEPARATOR = "a header line without a colon ends the headers early"
 NO_HEADER_NAME = "Missing header name."
 MULTIPART_CTE = "multipart with a Content-Transfer-Encoding other than 7bit, 8bit or binary"
 TOO_DEEP = f"multipart nested more than {MAX_NESTING} levels deep; kept as text"
+TOO_MANY = f"more than {MAX_PARTS} parts; the rest kept unsplit in the last one"
 
 Param = str | tuple[str | None, str | None, str]
 """A parameter's value: text, or (charset, language, text) when RFC 2231 encoded it."""
@@ -133,7 +137,7 @@ def parse_tree(raw: bytes, depth: int = 0, *, headers_only: bool = False) -> Ent
     if headers_only:
         items, defects, _, _ = _read_headers(raw, 0, len(raw))
         return Entity(items, defects, "text/plain", depth)
-    return _entity(raw, 0, len(raw), depth, "text/plain", strip=False)
+    return _entity(raw, 0, len(raw), depth, "text/plain", strip=False, parts=[MAX_PARTS])
 
 
 # --- header fields ------------------------------------------------------------------------
@@ -258,7 +262,11 @@ def _field(name: bytes, value: list[bytes]) -> tuple[str, str]:
 # --- bodies -------------------------------------------------------------------------------
 
 
-def _entity(buf: bytes, start: int, end: int, depth: int, default: str, *, strip: bool) -> Entity:
+def _entity(
+    buf: bytes, start: int, end: int, depth: int, default: str, *, strip: bool, parts: list[int]
+) -> Entity:
+    """The entity in ``buf[start:end]``; ``parts`` holds how many more the message may
+    be split into."""
     items, defects, body, lead = _read_headers(buf, start, end)
     entity = Entity(items, defects, default, depth)
     entity._buf = buf
@@ -295,13 +303,18 @@ def _entity(buf: bytes, start: int, end: int, depth: int, default: str, *, strip
     line = first
     while True:
         part = line[1]
+        if parts[0] <= 1:
+            defects.append(TOO_MANY)
+            children.append(_entity(buf, part, end, MAX_NESTING, kind, strip=False, parts=parts))
+            break
+        parts[0] -= 1
         after = _next_boundary(buf, delimiter, part, end)
         while after is not None and after[0] == part:
             # compat32 skips boundary lines that follow a boundary line, closing ones too.
             part = after[1]
             after = _next_boundary(buf, delimiter, part, end)
         stop = end if after is None else after[0]
-        children.append(_entity(buf, part, stop, depth + 1, kind, strip=True))
+        children.append(_entity(buf, part, stop, depth + 1, kind, strip=True, parts=parts))
         if after is None:
             defects.append(CLOSE_NOT_FOUND)
             break
