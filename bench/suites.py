@@ -510,6 +510,20 @@ def api(
                     client,
                     [f"/api/messages?{param}={rng.choice(values)}" for _ in range(requests)],
                 )
+            # Search terms (tested on what the fields let through; here, on everything).
+            row["search_unread"] = _timed(
+                client, ["/api/messages?q=is%3Aunread" for _ in range(requests)]
+            )
+            row["search_negated"] = _timed(
+                client, [f"/api/messages?q=-{rng.choice(WORDS)}" for _ in range(requests)]
+            )
+            # The peer APIs: Mailpit's search and MailHog's first page, in their shapes.
+            row["mailpit_search"] = _timed(
+                client, [f"/api/v1/search?query={rng.choice(RARE)}" for _ in range(requests)]
+            )
+            row["mailhog_page"] = _timed(
+                client, ["/api/v2/messages?limit=50" for _ in range(requests)]
+            )
             row["filtered"] = _timed(
                 client,
                 [
@@ -534,6 +548,10 @@ def api(
                 f"{row['get']['p50_ms']} ms, search {row['search']['p50_ms']} ms (common "
                 f"{row['search_common']['p50_ms']}, to {row['search_to']['p50_ms']}, from "
                 f"{row['search_from']['p50_ms']}, subject {row['search_subject']['p50_ms']}), "
+                f"is:unread {row['search_unread']['p50_ms']} ms, -word "
+                f"{row['search_negated']['p50_ms']} ms, Mailpit search "
+                f"{row['mailpit_search']['p50_ms']} ms, MailHog page "
+                f"{row['mailhog_page']['p50_ms']} ms, "
                 f"first search {row['first_search_s']} s, wait {row['wait']['p50_ms']} ms"
                 + (f", sse {row['sse']['p50_ms']} ms" if "sse" in row else "")
                 + f", indexed {row['memory']['rss_per_msg_parsed']} B/msg; load {load[0]}"
