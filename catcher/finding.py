@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import compress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from catcher.filters import Filter
 from catcher.index import Entry, Index
@@ -245,20 +245,21 @@ class Finding:
     def _refined(self, flt: Filter, ids: list[int], *, catch_up: bool = True) -> list[int]:
         """Of ``ids`` (which the filter's fields match), those its terms match too: one
         pass per term, as ``Filter.select`` does for the fields; a phrase's words first,
-        then the phrase itself in the text of the messages that have them all."""
+        then the phrase itself in the text of the messages that have them all. Only the
+        columns some term reads are gathered, and kept in step as terms drop messages."""
         terms = flt.terms
         reads_index = any(t.reads_index for t in terms)
         if reads_index and catch_up:
             self._catch_up_index()  # (rather than message by message, below)
         with self._cond:
             found = [self._messages.get(i) for i in ids]
-            read = [i in self._read for i in ids]
+            read = [i in self._read for i in ids] if any(t.field == "read" for t in terms) else []
             boxes = self._boxes
             names = [boxes.of(i) for i in ids] if any(t.reads_mailboxes for t in terms) else []
-        kept = [m is not None for m in found]
         messages = [m for m in found if m is not None]  # (None: deleted since)
-        read = list(compress(read, kept))
-        names = list(compress(names, kept)) if names else [()] * len(messages)
+        if len(messages) != len(found):
+            kept = [m is not None for m in found]
+            read, names = list(compress(read, kept)), list(compress(names, kept))
         summaries: list[Summary] = []
         searches: list[SearchText] = []
         if reads_index:
@@ -266,17 +267,16 @@ class Finding:
             entries = [get(m.id) or self._indexed(m) for m in messages]
             summaries = [e.summary for e in entries]
             searches = [e.search for e in entries]
+        columns: list[list[Any]] = [c for c in (read, names, summaries, searches) if c]
         for term in terms:
             keep = term.select(messages, summaries, searches, read, names)
             phrase = term.phrase
             if phrase is not None:
                 keep = self._phrase_kept(phrase, term.negate, messages, keep)
             messages = list(compress(messages, keep))
-            read = list(compress(read, keep))
-            names = list(compress(names, keep))
-            if reads_index:
-                summaries = list(compress(summaries, keep))
-                searches = list(compress(searches, keep))
+            if term is not terms[-1]:
+                for column in columns:
+                    column[:] = compress(column, keep)
         return [m.id for m in messages]
 
     def _phrase_kept(

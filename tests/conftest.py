@@ -204,3 +204,18 @@ class Http:
 @pytest.fixture
 def http(catcher: Catcher) -> Http:
     return Http(catcher.url)
+
+
+@pytest.fixture
+def filled(catcher: Catcher) -> Catcher:
+    """The catcher holding the peer-API tests' mail (tests/peers/mail.py)."""
+    from tests.peers.mail import send_all
+
+    send_all(*catcher.smtp_address)
+    return catcher
+
+
+def ids_by_subject(catcher: Catcher) -> dict[str, int]:
+    """Each stored message's id, by its subject."""
+    page = catcher.store.query(limit=100)
+    return {catcher.store.summary(m).subject: m.id for m in page.messages}

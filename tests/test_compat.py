@@ -19,21 +19,10 @@ import pytest
 from catcher.compat import BLUEPRINTS
 from catcher.server import Catcher
 from catcher.web import create_app
-from tests.conftest import Http, smtp_client
+from tests.conftest import Http, ids_by_subject, smtp_client
 from tests.peers.mail import ALL, COPIES, ENCODED, PIXEL, PLAIN, REPORT, RICH, build, send_all
 
 _TO_ONE = {"From": {"Email": "a@b.test"}, "To": [{"Email": "c@d.test"}]}
-
-
-@pytest.fixture
-def filled(catcher: Catcher) -> Catcher:
-    send_all(*catcher.smtp_address)
-    return catcher
-
-
-def _ids(catcher: Catcher) -> dict[str, int]:
-    page = catcher.store.query(limit=100)
-    return {catcher.store.summary(m).subject: m.id for m in page.messages}
 
 
 def _subjects(http: Http, path: str) -> list[str]:
@@ -59,10 +48,10 @@ def test_delete_all_answers_an_empty_200_that_both_kinds_of_client_accept(
 
 
 def test_delete_with_ids_deletes_only_those(filled: Catcher, http: Http) -> None:
-    ids = _ids(filled)
+    ids = ids_by_subject(filled)
     status, _, body = http.request("DELETE", "/api/v1/messages", {"IDs": [str(ids[PLAIN.subject])]})
     assert (status, body) == (200, b"")
-    assert sorted(_ids(filled)) == sorted(s.subject for s in ALL if s is not PLAIN)
+    assert sorted(ids_by_subject(filled)) == sorted(s.subject for s in ALL if s is not PLAIN)
 
 
 @pytest.mark.parametrize(
@@ -77,12 +66,12 @@ def test_delete_with_ids_deletes_only_those(filled: Catcher, http: Http) -> None
 def test_delete_reads_the_ids_however_they_are_sent(
     filled: Catcher, http: Http, body: bytes, content_type: str
 ) -> None:
-    ident = str(_ids(filled)[PLAIN.subject]).encode()
+    ident = str(ids_by_subject(filled)[PLAIN.subject]).encode()
     status, _, _ = http.request(
         "DELETE", "/api/v1/messages", body.replace(b"{n}", ident), {"Content-Type": content_type}
     )
     assert status == 200
-    assert sorted(_ids(filled)) == sorted(s.subject for s in ALL if s is not PLAIN)
+    assert sorted(ids_by_subject(filled)) == sorted(s.subject for s in ALL if s is not PLAIN)
 
 
 @pytest.mark.parametrize(
@@ -109,7 +98,7 @@ def test_a_date_past_year_9999_in_utc_shows_the_time_received(catcher: Catcher, 
 
 
 def test_head_opens_nothing(filled: Catcher, http: Http) -> None:
-    ident = _ids(filled)[PLAIN.subject]
+    ident = ids_by_subject(filled)[PLAIN.subject]
     assert http.request("HEAD", f"/api/v1/message/{ident}")[0] == 200
     assert http.request("HEAD", f"/view/{ident}.txt")[0] == 200
     assert not filled.store.is_read(ident)
@@ -210,7 +199,7 @@ def test_a_search_of_only_negation_marks_deletes_only_what_it_finds(
     assert http.request("DELETE", "/api/v1/search?query=!")[0] == 200  # no "!" anywhere
     assert len(filled.store) == len(ALL)
     assert http.request("DELETE", "/api/messages?q=-")[0] == 200
-    assert sorted(_ids(filled)) == sorted(s.subject for s in ALL if s is not PLAIN)
+    assert sorted(ids_by_subject(filled)) == sorted(s.subject for s in ALL if s is not PLAIN)
 
 
 def test_dates_without_an_offset_are_read_in_tz(filled: Catcher, http: Http) -> None:
@@ -230,7 +219,7 @@ def test_too_many_terms_is_a_clear_error(catcher: Catcher, http: Http) -> None:
 
 
 def test_read_state_in_search_follows_changes(filled: Catcher, http: Http) -> None:
-    ids = _ids(filled)
+    ids = ids_by_subject(filled)
     assert _subjects(http, "/api/v1/search?query=is:read") == []
     http.get(f"/api/v1/message/{ids[COPIES.subject]}")  # opening marks read
     assert _subjects(http, "/api/v1/search?query=is:read") == [COPIES.subject]
@@ -255,7 +244,7 @@ def test_search_needs_a_query_and_readable_terms(filled: Catcher, http: Http) ->
 
 
 def test_search_counts_unread_among_its_matches(filled: Catcher, http: Http) -> None:
-    http.get(f"/api/v1/message/{_ids(filled)[RICH.subject]}")  # marks it read
+    http.get(f"/api/v1/message/{ids_by_subject(filled)[RICH.subject]}")  # marks it read
     found = http.get("/api/v1/search?query=shop.test")
     assert found["messages_count"] == 3 and found["messages_unread"] == 2
     assert found["total"] == len(ALL) and found["unread"] == len(ALL) - 1
@@ -285,7 +274,7 @@ def test_latest_and_paging(filled: Catcher, http: Http) -> None:
 
 
 def test_raw_download_and_view_pages(filled: Catcher, http: Http) -> None:
-    ident = _ids(filled)[PLAIN.subject]
+    ident = ids_by_subject(filled)[PLAIN.subject]
     status, headers, body = http.request("GET", f"/api/v1/message/{ident}/raw?dl=1")
     assert status == 200 and body == build(PLAIN)
     assert headers["Content-Disposition"] == f'attachment; filename="{ident}.eml"'
@@ -293,14 +282,14 @@ def test_raw_download_and_view_pages(filled: Catcher, http: Http) -> None:
     assert status == 200 and "Grüße aus der Küche" in body.decode()
     status, _, _ = http.request("GET", f"/view/{ident}.html")
     assert status == 404  # no HTML part
-    rich = _ids(filled)[RICH.subject]
+    rich = ids_by_subject(filled)[RICH.subject]
     status, headers, body = http.request("GET", f"//view/{rich}.html")
     assert status == 200 and b"the sale" in body
     assert "sandbox" in headers["Content-Security-Policy"]  # its script never runs
 
 
 def test_parts_and_checksums(filled: Catcher, http: Http) -> None:
-    rich = http.get(f"/api/v1/message/{_ids(filled)[RICH.subject]}")
+    rich = http.get(f"/api/v1/message/{ids_by_subject(filled)[RICH.subject]}")
     [report] = rich["Attachments"]
     assert report["Checksums"]["SHA256"] == hashlib.sha256(REPORT).hexdigest()
     status, headers, body = http.request(
@@ -506,7 +495,7 @@ def test_tags_are_mailboxes(catcher: Catcher, http: Http) -> None:
 
 
 def test_mailhog_message_shape(filled: Catcher, http: Http) -> None:
-    ident = _ids(filled)[RICH.subject]
+    ident = ids_by_subject(filled)[RICH.subject]
     shaped = http.get(f"/api/v1/messages/{ident}")
     assert shaped["ID"] == str(ident)
     assert shaped["From"] == {
@@ -599,7 +588,7 @@ def test_a_million_empty_parts_are_split_into_ten_thousand(catcher: Catcher, htt
     )
     with smtp_client(catcher) as smtp:
         smtp.sendmail("a@b.test", ["c@d.test"], raw)
-    ident = _ids(catcher)["parts"]
+    ident = ids_by_subject(catcher)["parts"]
     mine = http.get(f"/api/messages/{ident}")
     assert len(mine["parts"]) == 10_000
     assert any("more than 10000 parts" in d for d in mine["defects"])

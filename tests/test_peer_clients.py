@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from catcher.server import Catcher
-from tests.conftest import smtp_client
+from tests.conftest import ids_by_subject, smtp_client
 from tests.peers.mail import (
     ALL,
     COPIES,
@@ -28,7 +28,6 @@ from tests.peers.mail import (
     REPORT,
     RICH,
     build,
-    send_all,
 )
 
 PEERS = Path(__file__).parent / "peers"
@@ -55,17 +54,6 @@ def node(script: str, *args: str) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr[-3000:]
     result: dict[str, Any] = json.loads(done.stdout)
     return result
-
-
-@pytest.fixture
-def filled(catcher: Catcher) -> Catcher:
-    send_all(*catcher.smtp_address)
-    return catcher
-
-
-def _ids(catcher: Catcher) -> dict[str, str]:
-    page = catcher.store.query(limit=100)
-    return {catcher.store.summary(m).subject: str(m.id) for m in page.messages}
 
 
 # -- npm mailpit-api --------------------------------------------------------------------------
@@ -221,7 +209,7 @@ def test_python_mailpit_api_client(filled: Catcher) -> None:
     listed = api.get_messages()
     assert listed.total == len(ALL) and listed.unread == len(ALL)
     assert [m.subject for m in listed.messages] == [s.subject for s in reversed(ALL)]
-    ids = _ids(filled)
+    ids = {k: str(v) for k, v in ids_by_subject(filled).items()}
     rich = api.get_message(ids[RICH.subject])
     assert rich.subject == RICH.subject and "the sale" in (rich.html or "")
     assert [a.file_name for a in rich.attachments] == ["report.pdf"]
