@@ -252,6 +252,8 @@ def stats() -> ResponseReturnValue:
             "smtp_connections": status.smtp_connections,
             "smtp_sessions": status.smtp_sessions,
             "smtp_refused": status.smtp_refused,
+            "faults": len(app_state().faults),
+            "faults_fired": app_state().faults.fired,
             "http_connections": status.http_connections,
             "http_parked": status.http_parked,
             "smtp_address": status.smtp_address,

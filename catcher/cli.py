@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -27,6 +28,7 @@ from catcher.settings import (
 )
 
 if TYPE_CHECKING:
+    from catcher.faults import Rule, Where
     from catcher.server import Catcher
 
 PORT = click.IntRange(0, 65535)
@@ -92,6 +94,16 @@ def peer_environment(environ: dict[str, str]) -> dict[str, str]:
         if words:  # (Mailpit's logins are a list: the first is catcher's one)
             found.setdefault(ours, words[0])
     return {key: value for key, value in found.items() if key not in environ}
+
+
+class RuleText(click.types.StringParamType):
+    """A fault rule's text; several in one variable are separated by ';'."""
+
+    name = "rule"
+    envvar_list_splitter = ";"
+
+    def split_envvar_value(self, rv: str) -> list[str]:
+        return [part.strip() for part in rv.split(";") if part.strip()]
 
 
 def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
@@ -243,6 +255,21 @@ def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
     default="all",
     help="Peer APIs to serve beside catcher's: mailpit,mailhog,mailcatcher, all or none.",
 )
+@option(
+    "--fault",
+    "faults",
+    multiple=True,
+    type=RuleText(),
+    metavar="RULE",
+    help="A fault rule, as 'rcpt to=*@bounce.test reply=\"550 5.1.1 No such user\"' or JSON "
+    "(repeatable; in the variable, separated by ';').",
+)
+@option(
+    "--faults-file",
+    type=click.File("r"),
+    default=None,
+    help="A JSON list of fault rules to start with.",
+)
 @click.version_option(__version__, "-V", "--version", prog_name="catcher")
 @click.pass_context
 def main(ctx: click.Context, /, **options: Any) -> None:
@@ -256,6 +283,17 @@ def main(ctx: click.Context, /, **options: Any) -> None:
         return
     options["cors_origins"] = tuple(options["cors_origins"])
     options["compat"] = parse_compat(options["compat"])
+    rules = list(options.pop("faults"))
+    given = options.pop("faults_file")
+    if given is not None:
+        try:
+            found = json.load(given)
+        except ValueError as exc:
+            raise click.UsageError(f"--faults-file: not JSON ({exc})") from None
+        if not isinstance(found, list):
+            raise click.UsageError("--faults-file: expected a JSON list of rules")
+        rules += [json.dumps(rule) for rule in found]
+    options["faults"] = tuple(rules)
     try:
         settings = Settings(**options)
     except SettingError as error:
@@ -293,6 +331,7 @@ def serve(settings: Settings) -> int:
             click.echo(f"catcher: {error}", err=True)
             return 1
         _banner(catcher, settings)
+        catcher.faults.on_fire = _say_fault
         while not done.wait(3600):
             pass
     finally:
@@ -301,6 +340,15 @@ def serve(settings: Settings) -> int:
             signal.signal(sig, handler)
     click.echo("catcher stopped")
     return 0
+
+
+def _say_fault(rule: Rule, where: Where) -> None:
+    """Each fault that fires, on the console: nobody should wonder why mail fails."""
+    about = f" to {', '.join(where.recipients)}" if where.recipients else ""
+    what = rule.reply if rule.action == "reply" and rule.reply else rule.action
+    click.echo(
+        f"fault {rule.id} fired at {where.stage} from {where.client}{about}: {what}", err=True
+    )
 
 
 def _allow_open_files(wanted: int) -> None:

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from types import TracebackType
 
 from catcher import __version__
+from catcher.faults import Faults, read_rule
 from catcher.front import HTTPFront
 from catcher.indexer import Indexer
+from catcher.sessions import SessionLog
 from catcher.settings import MB, Settings, hostport
 from catcher.smtp import SMTPServer, make_tls_context
 from catcher.state import ServerStatus
@@ -29,6 +31,11 @@ class Catcher:
     def __init__(self, settings: Settings | None = None, store: MessageStore | None = None) -> None:
         self.settings = settings or Settings()
         self.store = store if store is not None else MessageStore(self.settings)
+        # Fault rules (those the settings give, then the API's) and the SMTP session log.
+        self.faults = Faults()
+        for text in self.settings.faults:
+            self.faults.add(read_rule(text))
+        self.sessions = SessionLog()
         self.started_at = 0.0
         self._smtp: SMTPServer | None = None
         self._http: HTTPFront | None = None
@@ -41,10 +48,10 @@ class Catcher:
         tls = None
         if settings.starttls or settings.smtps_port is not None:
             tls = make_tls_context(settings.tls_cert, settings.tls_key, settings.hostname)
-        self._smtp = SMTPServer(self.store, settings, tls)
+        self._smtp = SMTPServer(self.store, settings, tls, self.faults, self.sessions)
         self._smtp.start()
         try:
-            app = create_app(self.store, settings, self.status)
+            app = create_app(self.store, settings, self.status, self.faults, self.sessions)
             self._http = HTTPFront(
                 app,
                 self.store,

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
+from catcher.faults import FaultError, read_rule
+
 MB = 1024 * 1024
 
 EventLoop = Literal["auto", "asyncio", "uvloop"]
@@ -81,6 +83,7 @@ class Settings:
     event_loop: EventLoop = "auto"
     http_threads: int = 16
     compat: frozenset[str] = COMPAT_APIS
+    faults: tuple[str, ...] = ()
 
     @property
     def max_request_body(self) -> int:
@@ -125,6 +128,11 @@ class Settings:
             raise SettingError(
                 f"event_loop: expected one of {', '.join(EVENT_LOOPS)}, got {self.event_loop!r}"
             )
+        for text in self.faults:
+            try:
+                read_rule(text)
+            except FaultError as exc:
+                raise SettingError(f"faults: {exc}") from None
         unknown = set(self.compat) - COMPAT_APIS
         if unknown:
             raise SettingError(

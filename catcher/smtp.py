@@ -17,8 +17,10 @@ from typing import Any, cast
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session, TLSSetupException
 from aiosmtpd.smtp import Envelope as SMTPEnvelope
 
+from catcher.faults import Faults, Where
 from catcher.loopthread import LoopThread, new_event_loop
 from catcher.message import Delivery, Envelope
+from catcher.sessions import SessionLog
 from catcher.settings import Settings
 from catcher.smtp_protocol import CatcherSMTP, SMTPStats
 from catcher.store import MessageStore
@@ -32,12 +34,43 @@ BACKLOG = 4096
 
 
 class Handler:
-    """Envelope in, message into the store, status string out."""
+    """Envelope in, message into the store, status string out; fault rules first."""
 
-    def __init__(self, store: MessageStore, settings: Settings, stats: SMTPStats) -> None:
+    def __init__(
+        self, store: MessageStore, settings: Settings, stats: SMTPStats, faults: Faults
+    ) -> None:
         self.store = store
         self.max_recipients = settings.max_recipients
         self.stats = stats
+        self.faults = faults
+
+    def _where(self, server: SMTP, stage: str, envelope: SMTPEnvelope, **facts: Any) -> Where:
+        session = cast(CatcherSMTP, server)
+        auth = session.session.auth_data if session.session is not None else None
+        login = auth if isinstance(auth, str) else None
+        recipients = facts.pop("recipients", ())
+        return Where(
+            stage,
+            session.client,
+            login,
+            facts.pop("sender", envelope.mail_from),
+            recipients,
+            lambda: self.store.routes(recipients, login),
+        )
+
+    async def _fault(self, server: SMTP, where: Where) -> str | None:
+        if not self.faults.active:
+            return None
+        return await cast(CatcherSMTP, server).apply(self.faults.decide(where))
+
+    async def handle_HELO(
+        self, server: SMTP, session: Session, envelope: SMTPEnvelope, hostname: str
+    ) -> str:
+        instead = await self._fault(server, self._where(server, "helo", envelope))
+        if instead is not None:
+            return instead
+        session.host_name = hostname
+        return f"250 {server.hostname}"
 
     async def handle_EHLO(
         self,
@@ -47,10 +80,30 @@ class Handler:
         hostname: str,
         responses: list[str],
     ) -> list[str]:
+        instead = await self._fault(server, self._where(server, "helo", envelope))
+        if instead is not None:
+            session.host_name = None
+            return [instead]
         session.host_name = hostname
         # aiosmtpd reads one line at a time, so pipelined commands already work;
         # saying so lets clients such as Postfix and Exim send them in one batch.
         return [*responses[:-1], "250-PIPELINING", *responses[-1:]]
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: SMTPEnvelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        where = self._where(server, "mail", envelope, sender=address)
+        instead = await self._fault(server, where)
+        if instead is not None:
+            return instead
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self,
@@ -62,11 +115,19 @@ class Handler:
     ) -> str:
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return f"452 4.5.3 Too many recipients (at most {self.max_recipients})"
+        where = self._where(server, "rcpt", envelope, recipients=(address,))
+        instead = await self._fault(server, where)
+        if instead is not None:
+            return instead
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: SMTPEnvelope) -> str:
+        where = self._where(server, "data", envelope, recipients=tuple(envelope.rcpt_tos))
+        instead = await self._fault(server, where)
+        if instead is not None:
+            return instead  # not stored: the client was told it failed, or saw no reply
         raw = envelope.content
         assert isinstance(raw, bytes)
         peer = session.peer
@@ -83,6 +144,9 @@ class Handler:
             ),
         )
         self.stats.accepted += 1
+        log_session = cast(CatcherSMTP, server).log
+        if log_session is not None:
+            log_session.messages.append(message.id)
         # Replying only after the message is stored means a client that saw 250
         # can read it from the API at once.
         return f"250 2.0.0 OK queued as {message.id}"
@@ -193,12 +257,16 @@ class SMTPServer:
         store: MessageStore,
         settings: Settings,
         tls_context: ssl.SSLContext | None = None,
+        faults: Faults | None = None,
+        session_log: SessionLog | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.tls_context = tls_context
         self.stats = SMTPStats()
-        self.handler = Handler(store, settings, self.stats)
+        self.faults = faults if faults is not None else Faults()
+        self.session_log = session_log if session_log is not None else SessionLog()
+        self.handler = Handler(store, settings, self.stats, self.faults)
         self.address: tuple[str, int] | None = None
         self.smtps_address: tuple[str, int] | None = None
         self._servers: list[asyncio.Server] = []
@@ -246,6 +314,8 @@ class SMTPServer:
             loop=loop,
             live=self._live,
             stats=self.stats,
+            faults=self.faults,
+            sessions=self.session_log,
         )
         most = self.settings.max_connections
 

@@ -34,19 +34,31 @@ Documented names whose inner workings it relies on:
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import collections
+import functools
 import re
 import ssl
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import AnyStr, cast
+from typing import Any, AnyStr, cast
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, syntax
 
+from catcher.faults import Decision, Faults, Where
+from catcher.sessions import Session, SessionLog
 from catcher.settings import Settings
 
-__all__ = ["CatcherSMTP", "SMTPStats", "read_data"]
+__all__ = ["DISCONNECT", "CatcherSMTP", "SMTPStats", "read_data"]
+
+# A reply that is no reply: the server closes the connection without a word.
+DISCONNECT = "\x00disconnect"
+# The commands whose lines the session log keeps (the rest show by their 500 reply).
+LOGGED_COMMANDS = (
+    "HELO", "EHLO", "MAIL", "RCPT", "RSET", "NOOP", "QUIT", "VRFY", "EXPN", "HELP", "STARTTLS",
+)  # fmt: skip
 
 # aiosmtpd 1.4 itself sets Session.login_data after every successful AUTH, then warns that
 # it is deprecated: one warning per login, about aiosmtpd's own code, that no catcher user
@@ -135,6 +147,8 @@ class CatcherSMTP(SMTP):
         loop: asyncio.AbstractEventLoop,
         live: set[SMTP],
         stats: SMTPStats,
+        faults: Faults | None = None,
+        sessions: SessionLog | None = None,
     ) -> None:
         limit = settings.max_command_length
         # Read by SMTP.__init__, so set first. It bounds what a session buffers: a command
@@ -145,6 +159,11 @@ class CatcherSMTP(SMTP):
         self.command_size_limit = limit
         self._live = live
         self._stats = stats
+        self.faults = faults if faults is not None else Faults()
+        self._sessions = sessions
+        self.log: Session | None = None
+        self._greeted = False
+        self._close_after_reply = False
         super().__init__(
             handler,
             data_size_limit=settings.max_message_size,
@@ -170,17 +189,64 @@ class CatcherSMTP(SMTP):
         if self.transport is None:  # not the second call that STARTTLS makes
             self._live.add(self)
             self._stats.connections += 1
+            if self._sessions is not None:
+                peer = transport.get_extra_info("peername")
+                self.log = self._sessions.open(str(peer[0]) if isinstance(peer, tuple) else "")
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
         self._live.discard(self)
+        if self.log is not None and self._sessions is not None:
+            self._sessions.close(self.log)
         super().connection_lost(error)
 
+    @property
+    def client(self) -> str:
+        return self.log.client if self.log is not None else ""
+
+    def logged(self, direction: str, text: str) -> None:
+        """Keep a line of the conversation in the session log."""
+        if self.log is not None and self._sessions is not None:
+            self._sessions.line(self.log, direction, text)
+
+    async def apply(self, decision: Decision | None) -> str | None:
+        """Carry out what a fault rule decided: wait, and the reply to give instead of
+        the normal one (``DISCONNECT``: none, the connection closes); None: go on as
+        normal."""
+        if decision is None:
+            return None
+        if self.log is not None:
+            self.log.faults.append(decision.rule)
+        if decision.delay:
+            await asyncio.sleep(decision.delay)
+        if decision.closes:
+            self._close_after_reply = True
+        if decision.action in ("disconnect", "drop"):
+            return DISCONNECT
+        return decision.reply
+
     async def push(self, status: AnyStr) -> None:
-        code = status[:1]
-        if code in ("4", "5", b"4", b"5"):
+        text = status if isinstance(status, str) else status.decode("utf-8", "replace")
+        if not self._greeted and text.startswith("220 "):
+            self._greeted = True
+            instead = await self.apply(self.faults.decide(Where("connect", self.client)))
+            if instead is not None:
+                text = instead
+        if text == DISCONNECT:
+            self.logged("S", "(connection closed without a reply)")
+            self._close()
+            return
+        code = text[:1]
+        if code in ("4", "5"):
             self._stats.rejected += 1
-        await super().push(status)
+        self.logged("S", text)
+        await super().push(text)
+        if self._close_after_reply:
+            self._close()
+
+    def _close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
 
     def _timeout_cb(self) -> None:
         # aiosmtpd closes an idle session without a word; say why, as servers do.
@@ -202,8 +268,23 @@ class CatcherSMTP(SMTP):
             return None, None
         return address, arg[match.end() :]
 
+    @syntax("AUTH <mechanism>")
+    async def smtp_AUTH(self, arg: str) -> None:
+        mechanism, _, initial = (arg or "").partition(" ")
+        self.logged("C", f"AUTH {mechanism}" + (" ****" if initial else ""))
+        where = Where("auth", self.client, login=_initial_login(mechanism, initial))
+        instead = await self.apply(self.faults.decide(where))
+        if instead is not None:
+            await self.push(instead)
+            return
+        await super().smtp_AUTH(arg)
+        auth = self.session.auth_data if self.session is not None else None
+        if self.log is not None and isinstance(auth, str):
+            self.log.login = auth
+
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
+        self.logged("C", "DATA" if not arg else f"DATA {arg}")
         # The checks and replies are aiosmtpd's; the reading is read_data's, which takes
         # lines of any length (aiosmtpd answers 500 past its stream limit); only the
         # message size cap limits them.
@@ -228,6 +309,7 @@ class CatcherSMTP(SMTP):
             await self.push("552 Error: Too much mail data")
             self._set_post_data_state()  # type: ignore[no-untyped-call]
             return
+        self.logged("C", f"({len(original_content)} bytes of message, then .)")
         content: str | bytes = original_content
         if self._decode_data:
             content = original_content.decode("utf-8", errors="surrogateescape")
@@ -236,3 +318,33 @@ class CatcherSMTP(SMTP):
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push("250 OK" if status is MISSING else status)
+
+
+def _logging(name: str) -> Callable[..., Any]:
+    """aiosmtpd's handler of an SMTP command, with the command kept in the session log."""
+    original = getattr(SMTP, f"smtp_{name}")
+
+    @functools.wraps(original)
+    async def command(self: CatcherSMTP, arg: str | None) -> None:
+        self.logged("C", name if not arg else f"{name} {arg}")
+        await original(self, arg)
+
+    return command
+
+
+for _name in LOGGED_COMMANDS:
+    setattr(CatcherSMTP, f"smtp_{_name}", _logging(_name))
+
+
+def _initial_login(mechanism: str, initial: str) -> str | None:
+    """The user an AUTH command names in its initial response, when it names one."""
+    try:
+        data = base64.b64decode(initial, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if mechanism.upper() == "PLAIN":
+        parts = data.split(b"\x00")
+        return parts[1].decode("utf-8", "replace") if len(parts) == 3 else None
+    if mechanism.upper() == "LOGIN" and data:
+        return data.decode("utf-8", "replace")
+    return None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 
+from catcher.faults import Faults
 from catcher.preview import PartTokens
+from catcher.sessions import SessionLog
 from catcher.settings import Settings
 from catcher.store import MessageStore
 
@@ -43,6 +45,8 @@ class AppState:
     settings: Settings
     status: Callable[[], ServerStatus]
     tokens: PartTokens
+    faults: Faults = field(default_factory=Faults)
+    sessions: SessionLog = field(default_factory=SessionLog)
 
     def install(self, app: Flask) -> None:
         app.extensions[EXTENSION] = self

@@ -255,6 +255,11 @@ class MessageStore(Finding):
         with self._cond:
             return self._boxes.stats(name)
 
+    def routes(self, rcpt_tos: tuple[str, ...], login: str | None) -> tuple[str, ...]:
+        """The mailboxes a message to these recipients (from this login) would go to."""
+        with self._cond:
+            return tuple(name for name, _ in self._boxes.router.route(rcpt_tos, login))
+
     def mailboxes_of(self, message_id: int) -> tuple[str, ...]:
         return self._boxes.of(message_id)
 

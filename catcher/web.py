@@ -11,8 +11,10 @@ from flask import Flask, Response, request, send_from_directory
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from catcher import api, compat, mailbox_api, wire
+from catcher import api, compat, fault_api, mailbox_api, wire
+from catcher.faults import Faults
 from catcher.preview import PartTokens
+from catcher.sessions import SessionLog
 from catcher.settings import Settings
 from catcher.state import AppState, ServerStatus, app_state
 from catcher.store import MessageStore
@@ -37,18 +39,31 @@ def static_folder() -> Path:
 
 
 def create_app(
-    store: MessageStore, settings: Settings, status: Callable[[], ServerStatus]
+    store: MessageStore,
+    settings: Settings,
+    status: Callable[[], ServerStatus],
+    faults: Faults | None = None,
+    sessions: SessionLog | None = None,
 ) -> Flask:
-    """Build the app for one store; ``status`` reports on the servers around it."""
+    """Build the app for one store; ``status`` reports on the servers around it, and
+    ``faults`` and ``sessions`` are the SMTP server's rules and conversations."""
     folder = static_folder()
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    AppState(store, settings, status, PartTokens()).install(app)
+    AppState(
+        store,
+        settings,
+        status,
+        PartTokens(),
+        faults if faults is not None else Faults(),
+        sessions if sessions is not None else SessionLog(),
+    ).install(app)
     guard = Guard(settings)
     app.before_request(guard.check)
     app.after_request(guard.decorate)
     app.register_blueprint(api.bp)
     app.register_blueprint(mailbox_api.bp)
+    app.register_blueprint(fault_api.bp)
     compat.register(app, settings.compat)
 
     @app.get("/")

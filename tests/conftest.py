@@ -88,6 +88,8 @@ def shared_catcher() -> Iterator[Catcher]:
 def catcher(shared_catcher: Catcher) -> Catcher:
     """A running catcher with an empty store (shared by tests that need no special settings)."""
     shared_catcher.store.reset()
+    shared_catcher.faults.reset()
+    shared_catcher.sessions.clear()
     return shared_catcher
 
 

@@ -61,7 +61,7 @@ class Running:
 
     def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
         self.process.send_signal(sig)
-        out, _ = self.process.communicate(timeout=30)
+        out, self.err = self.process.communicate(timeout=30)
         return self.process.returncode, out
 
 
@@ -163,6 +163,32 @@ def test_peer_variables_map_onto_catchers(peer: dict[str, str], expected: dict[s
     assert peer_environment(peer) == expected
 
 
+def test_fault_rules_from_the_environment_fire_and_say_so() -> None:
+    rules = (
+        'rcpt to=*@bounce.test reply="550 5.1.1 No such user"; '
+        "mail from=*@spam.test action=disconnect"
+    )
+    process = Running(
+        env={"CATCHER_SMTP_PORT": "0", "CATCHER_HTTP_PORT": "0", "CATCHER_FAULT": rules}
+    )
+    try:
+        listed = Http(process.url).get("/api/faults")["faults"]
+        assert [(r["stage"], r["action"]) for r in listed] == [
+            ("rcpt", "reply"),
+            ("mail", "disconnect"),
+        ]
+        with smtplib.SMTP(*process.smtp, timeout=30) as client:
+            client.ehlo()
+            client.mail("a@shop.test")
+            assert client.rcpt("gone@bounce.test") == (550, b"5.1.1 No such user")
+    finally:
+        assert process.stop()[0] == 0
+    assert (
+        "fault 1 fired at rcpt from 127.0.0.1 to gone@bounce.test: 550 5.1.1 No such user"
+        in process.err
+    )
+
+
 def test_port_in_use_is_one_clear_line() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -195,6 +221,8 @@ def test_http_port_in_use_is_one_clear_line() -> None:
         (["--cors-origin", "not an origin"], "is not an origin"),
         (["--tls-cert", "/nonexistent/cert.pem"], "tls_cert and tls_key"),
         (["--compat", "mailpit,smtp4dev"], "smtp4dev is not one of"),
+        (["--fault", "quit reply=550"], "stage: expected one of"),
+        (["--fault", "rcpt reply=250"], "reply: expected a 4xx or 5xx"),
     ],
 )
 def test_bad_options_name_the_problem(args: list[str], expected: str) -> None:

@@ -32,6 +32,11 @@ def check(case: Any) -> None:
         # 408 is this route's documented answer when nothing arrives; keep waits short.
         case.query = {**(case.query or {}), "timeout": 0.1}
         excluded.append(schemathesis.checks.positive_data_acceptance)
+    if case.path == "/api/faults" and case.method.upper() == "POST":
+        # A rule's fields constrain each other (drop only at stage data, one of every,
+        # rate and probability, ...): the server answers 400 with the reason for the
+        # combinations the schema's description lists but cannot express.
+        excluded.append(schemathesis.checks.positive_data_acceptance)
     case.call_and_validate(timeout=30, excluded_checks=excluded)
 
 

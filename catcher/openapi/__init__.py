@@ -6,7 +6,7 @@ from functools import cache
 from typing import Any
 
 from catcher import __version__
-from catcher.openapi.schemas import COMPONENTS, DELETED
+from catcher.openapi.schemas import COMPONENTS, DELETED, NEW_FAULT
 
 
 def _param(
@@ -53,6 +53,8 @@ FILTERS = [
     ),
 ]
 MAILBOX_NAME = _param("name", "a mailbox name", NAME_SCHEMA, "path")
+RULE_ID = _param("rule_id", "a fault rule's id", {"type": "integer", "minimum": 0}, "path")
+_FAULT_REF = {"$ref": "#/components/schemas/Fault"}
 _READ_BODY = {
     "type": "object",
     "required": ["read"],
@@ -189,6 +191,75 @@ def document() -> dict[str, Any]:
                         "409": _err("it exists, or its smtp_user routes elsewhere"),
                     },
                 },
+            },
+            "/api/faults": {
+                "get": {
+                    "summary": "the fault rules in force, in order, with how often each fired",
+                    "parameters": [FILTERS[-1]],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["faults", "fired"],
+                                "properties": {
+                                    "faults": {"type": "array", "items": _FAULT_REF},
+                                    "fired": {"type": "integer"},
+                                },
+                            }
+                        ),
+                        "400": _BAD,
+                    },
+                },
+                "post": {
+                    "summary": "add a fault rule, tried after the others",
+                    "parameters": [FILTERS[-1]],
+                    "requestBody": _json_body(NEW_FAULT),
+                    "responses": {"201": _json(_FAULT_REF, "added"), "400": _BAD},
+                },
+                "delete": {
+                    "summary": "remove every rule (with mailbox=, that mailbox's)",
+                    "parameters": [FILTERS[-1]],
+                    "responses": {"200": _json(DELETED), "400": _BAD},
+                },
+            },
+            "/api/faults/{rule_id}": {
+                "get": {
+                    "summary": "one rule",
+                    "parameters": [RULE_ID, FILTERS[-1]],
+                    "responses": {"200": _json(_FAULT_REF), "400": _BAD, "404": _NOT_FOUND},
+                },
+                "delete": {
+                    "summary": "remove one rule",
+                    "parameters": [RULE_ID, FILTERS[-1]],
+                    "responses": {"200": _json(DELETED), "400": _BAD, "404": _NOT_FOUND},
+                },
+            },
+            "/api/sessions": {
+                "get": {
+                    "summary": "the last SMTP conversations, newest first",
+                    "parameters": [
+                        _param(
+                            "limit",
+                            "how many",
+                            {"type": "integer", "minimum": 0, "maximum": 200, "default": 50},
+                        )
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["sessions"],
+                                "properties": {
+                                    "sessions": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Session"},
+                                    }
+                                },
+                            }
+                        ),
+                        "400": _BAD,
+                    },
+                }
             },
             "/api/mailboxes/{name}": {
                 "get": {

@@ -3,6 +3,8 @@ OpenAPI document's components."""
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["COMPONENTS", "DELETED"]
 
 ADDRESS = {
@@ -200,7 +202,70 @@ MAILBOX = {
 }
 
 
+FAULT_RULE_FIELDS: dict[str, Any] = {
+    "stage": {"enum": ["connect", "helo", "auth", "mail", "rcpt", "data"]},
+    "match": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            key: {"type": "string", "minLength": 1, "maxLength": 320}
+            for key in ("to", "from", "login", "client", "mailbox")
+        },
+        "description": "globs, any case; every one given must match",
+    },
+    "action": {"enum": ["reply", "disconnect", "delay", "drop"], "default": "reply"},
+    "reply": {
+        "type": ["string", "null"],
+        "pattern": "^[45][0-9][0-9]( [^\\r\\n]{0,500})?$",
+        "description": "code and text; a 421 closes the connection after it",
+    },
+    "delay": {"type": "number", "minimum": 0, "maximum": 600},
+    "times": {"type": ["integer", "null"], "minimum": 1, "maximum": 1000000},
+    "every": {"type": ["integer", "null"], "minimum": 1, "maximum": 1000000},
+    "rate": {"type": ["string", "null"], "description": "a count per time, such as 10/min"},
+    "probability": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+    "seed": {"type": ["integer", "null"]},
+}
+NEW_FAULT = {
+    "type": "object",
+    "required": ["stage"],
+    "additionalProperties": False,
+    "properties": FAULT_RULE_FIELDS,
+    "description": "drop only at stage data; delay needs action delay; one of every, rate "
+    "and probability at most; seed only with probability",
+}
+FAULT = {
+    "type": "object",
+    "required": ["id", "stage", "match", "action", "fired"],
+    "properties": {"id": {"type": "integer"}, "fired": {"type": "integer"}, **FAULT_RULE_FIELDS},
+}
+SESSION = {
+    "type": "object",
+    "required": ["id", "client", "started", "transcript", "faults", "messages"],
+    "properties": {
+        "id": {"type": "integer"},
+        "client": {"type": "string"},
+        "started": {"type": "string"},
+        "ended": {"type": ["string", "null"]},
+        "login": {"type": ["string", "null"]},
+        "transcript": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["from", "line"],
+                "properties": {"from": {"enum": ["client", "server"]}, "line": {"type": "string"}},
+            },
+        },
+        "lines_dropped": {"type": "integer"},
+        "faults": {"type": "array", "items": {"type": "integer"}},
+        "messages": {"type": "array", "items": {"type": "integer"}},
+    },
+}
+
+
 COMPONENTS = {
+    "Fault": FAULT,
+    "Session": SESSION,
     "Address": ADDRESS,
     "Error": ERROR,
     "Mailbox": MAILBOX,

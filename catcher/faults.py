@@ -1,0 +1,407 @@
+"""Scripted SMTP failures: rules that make catcher answer like a real, imperfect server.
+
+A rule says when (the ``stage`` of the session), to whom (``match``: envelope sender,
+recipient, login, client address, mailbox; globs, any case), what (``action``: reply
+with a code and text, disconnect, delay, or accept the data and drop the connection
+before the 250) and how often (the next ``times`` matches, ``every`` Nth, beyond a
+``rate`` per login or client, or with a seeded ``probability``). Rules are tried in
+order; the first that fires wins; one that has used up its ``times`` goes. Nothing here
+is random unless a rule asks for a probability, and then its seed makes it repeatable.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import random
+import re
+import shlex
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ACTIONS", "STAGES", "Decision", "FaultError", "Faults", "Rule", "Where", "parse_line",
+    "parse_rule", "read_rule",
+]  # fmt: skip
+
+STAGES = ("connect", "helo", "auth", "mail", "rcpt", "data")
+ACTIONS = ("reply", "disconnect", "delay", "drop")
+MATCH_KEYS = ("to", "from", "login", "client", "mailbox")
+# What a rule replies when it gives no reply of its own.
+DEFAULT_REPLIES = {
+    "connect": "421 4.3.2 Service not available, closing the connection",
+    "helo": "421 4.3.2 Service not available, closing the connection",
+    "auth": "454 4.7.0 Temporary authentication failure",
+    "mail": "451 4.3.0 Try again later",
+    "rcpt": "451 4.3.0 Try again later",
+    "data": "451 4.3.0 Try again later",
+}
+RATE_REPLY = "451 4.7.1 Too many messages, slow down"
+_REPLY = re.compile(r"([45]\d\d)(?: ([^\r\n]{0,500}))?")
+_RATE = re.compile(r"(\d{1,6})\s*/\s*(s|sec|second|m|min|minute|h|hour)", re.IGNORECASE)
+_WINDOWS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60}
+MAX_RULES = 1000
+MAX_DELAY = 600.0
+
+
+class FaultError(ValueError):
+    """A rule that cannot be read: the message names the field and what was wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """What a rule can match on at one moment of a session."""
+
+    stage: str
+    client: str = ""
+    login: str | None = None
+    sender: str | None = None
+    recipients: tuple[str, ...] = ()
+    mailboxes: Callable[[], tuple[str, ...]] = lambda: ()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a rule that fired makes the server do."""
+
+    rule: int
+    action: str
+    reply: str | None
+    delay: float
+
+    @property
+    def closes(self) -> bool:
+        """Whether the connection ends with it (a 421 is sent, then the server closes)."""
+        return self.action in ("disconnect", "drop") or (self.reply or "").startswith("421")
+
+
+@dataclass(slots=True)
+class Rule:
+    """One rule, as the API shows it; ``fired`` counts the times it made a difference."""
+
+    id: int
+    stage: str
+    match: dict[str, str]
+    action: str
+    reply: str | None
+    delay: float
+    times: int | None
+    every: int | None
+    rate: str | None
+    probability: float | None
+    seed: int | None
+    fired: int = 0
+    seen: int = 0
+    _random: random.Random | None = field(default=None, repr=False)
+    _window: float = 0.0
+    _limit: int = 0
+    _recent: dict[str, deque[float]] = field(default_factory=dict, repr=False)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "stage": self.stage,
+            "match": dict(self.match),
+            "action": self.action,
+            "reply": self.reply,
+            "delay": self.delay,
+            "times": self.times,
+            "every": self.every,
+            "rate": self.rate,
+            "probability": self.probability,
+            "seed": self.seed,
+            "fired": self.fired,
+        }
+
+    def matches(self, where: Where) -> bool:
+        for key, pattern in self.match.items():
+            if key == "to":
+                if not any(_glob(pattern, r) for r in where.recipients):
+                    return False
+            elif key == "from":
+                if where.sender is None or not _glob(pattern, where.sender):
+                    return False
+            elif key == "login":
+                if where.login is None or not _glob(pattern, where.login):
+                    return False
+            elif key == "client":
+                if not _glob(pattern, where.client):
+                    return False
+            elif key == "mailbox" and not any(_glob(pattern, m) for m in where.mailboxes()):
+                return False
+        return True
+
+    def fires(self, where: Where, now: float) -> bool:
+        """Whether it fires for this match (counting it either way)."""
+        self.seen += 1
+        if self.rate is not None:
+            key = where.login or where.client
+            recent = self._recent.setdefault(key, deque())
+            while recent and recent[0] <= now - self._window:
+                recent.popleft()
+            if len(recent) < self._limit:
+                recent.append(now)
+                return False
+            return True
+        if self.every is not None and self.seen % self.every:
+            return False
+        if self._random is not None and self.probability is not None:
+            return self._random.random() < self.probability
+        return True
+
+    def decision(self) -> Decision:
+        reply = self.reply
+        if reply is None and self.action == "reply":
+            reply = RATE_REPLY if self.rate is not None else DEFAULT_REPLIES[self.stage]
+        return Decision(self.id, self.action, reply, self.delay)
+
+
+def _glob(pattern: str, value: str) -> bool:
+    return fnmatch.fnmatchcase(value.lower(), pattern.lower())
+
+
+class Faults:
+    """The rules in force, in order, behind one lock; read by the SMTP thread, changed
+    through the API. ``on_fire`` hears of each rule that fires."""
+
+    def __init__(self, on_fire: Callable[[Rule, Where], None] | None = None) -> None:
+        self._rules: list[Rule] = []
+        self._lock = threading.Lock()
+        self._next = 0
+        self._fired = 0
+        self.on_fire = on_fire
+        self.active = False  # read without the lock on every SMTP step: any rules at all?
+
+    def add(self, spec: object, *, mailbox: str | None = None) -> Rule:
+        """A new rule, last in order; FaultError when ``spec`` cannot be read. With
+        ``mailbox``, the rule matches that mailbox's mail only."""
+        rule = parse_rule(spec, 0)
+        if mailbox is not None:
+            rule.match["mailbox"] = mailbox
+        with self._lock:
+            if len(self._rules) >= MAX_RULES:
+                raise FaultError(f"at most {MAX_RULES} rules")
+            self._next += 1
+            rule.id = self._next
+            self._rules.append(rule)
+            self.active = True
+        return rule
+
+    def rules(self, mailbox: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                r.as_json()
+                for r in self._rules
+                if mailbox is None or r.match.get("mailbox") == mailbox
+            ]
+
+    def get(self, rule_id: int, mailbox: str | None = None) -> dict[str, Any] | None:
+        with self._lock:
+            for rule in self._rules:
+                if rule.id == rule_id and (mailbox is None or rule.match.get("mailbox") == mailbox):
+                    return rule.as_json()
+        return None
+
+    def remove(self, rule_id: int, mailbox: str | None = None) -> bool:
+        with self._lock:
+            for rule in self._rules:
+                if rule.id == rule_id and (mailbox is None or rule.match.get("mailbox") == mailbox):
+                    self._rules.remove(rule)
+                    self.active = bool(self._rules)
+                    return True
+        return False
+
+    def clear(self, mailbox: str | None = None) -> list[int]:
+        """Remove every rule (or a mailbox's); the ids removed."""
+        with self._lock:
+            gone = [
+                r.id for r in self._rules if mailbox is None or r.match.get("mailbox") == mailbox
+            ]
+            self._rules = [r for r in self._rules if r.id not in gone]
+            self.active = bool(self._rules)
+            return gone
+
+    def reset(self) -> None:
+        """No rules, and no firings counted: as at the start."""
+        with self._lock:
+            self._rules = []
+            self._fired = 0
+            self.active = False
+
+    @property
+    def fired(self) -> int:
+        return self._fired
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def decide(self, where: Where) -> Decision | None:
+        """The first rule of this stage that matches and fires, or None (as normal)."""
+        if not self.active:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            for rule in self._rules:
+                if rule.stage != where.stage or not rule.matches(where):
+                    continue
+                if not rule.fires(where, now):
+                    continue
+                rule.fired += 1
+                self._fired += 1
+                if rule.times is not None:
+                    rule.times -= 1
+                    if rule.times <= 0:
+                        self._rules.remove(rule)
+                        self.active = bool(self._rules)
+                decision = rule.decision()
+                fired = rule
+                break
+            else:
+                return None
+        if self.on_fire is not None:
+            self.on_fire(fired, where)
+        return decision
+
+
+def parse_rule(spec: object, rule_id: int) -> Rule:
+    """A rule from its JSON shape (see the module's docstring); FaultError otherwise."""
+    if not isinstance(spec, dict):
+        raise FaultError('a rule is a JSON object: {"stage": "rcpt", "reply": "451 ..."}')
+    unknown = set(spec) - {
+        "stage", "match", "action", "reply", "delay", "times", "every", "rate",
+        "probability", "seed",
+    }  # fmt: skip
+    if unknown:
+        raise FaultError(f"unknown field {sorted(unknown)[0]!r}")
+    stage = spec.get("stage")
+    if stage not in STAGES:
+        raise FaultError(f"stage: expected one of {', '.join(STAGES)}, got {stage!r}")
+    match = spec.get("match") or {}
+    if not isinstance(match, dict):
+        raise FaultError('match: expected an object such as {"to": "*@bounce.test"}')
+    for key, value in match.items():
+        if key not in MATCH_KEYS:
+            raise FaultError(f"match: unknown key {key!r} (use {', '.join(MATCH_KEYS)})")
+        if not isinstance(value, str) or not value or len(value) > 320:
+            raise FaultError(f"match.{key}: expected a pattern of 1 to 320 characters")
+    action = spec.get("action", "reply")
+    if action not in ACTIONS:
+        raise FaultError(f"action: expected one of {', '.join(ACTIONS)}, got {action!r}")
+    if action == "drop" and stage != "data":
+        raise FaultError("action drop: only at stage data (the data is read, then no 250)")
+    reply = spec.get("reply")
+    if reply is not None:
+        if not isinstance(reply, str) or not _REPLY.fullmatch(reply):
+            raise FaultError(
+                f"reply: expected a 4xx or 5xx code and one line of text, got {str(reply)[:80]!r}"
+            )
+        if action in ("disconnect", "drop"):
+            raise FaultError(f"reply: a {action} sends no reply")
+    delay = _number(spec, "delay", 0.0, MAX_DELAY)
+    if action == "delay" and not delay:
+        raise FaultError("delay: seconds to wait are required for action delay")
+    if action != "delay" and delay:
+        raise FaultError("delay: only with action delay")
+    times = _count(spec, "times")
+    every = _count(spec, "every")
+    rate = spec.get("rate")
+    window, limit = 0.0, 0
+    if rate is not None:
+        found = _RATE.fullmatch(str(rate).strip()) if isinstance(rate, str) else None
+        if found is None:
+            raise FaultError(f"rate: expected a count per time such as 10/min, got {rate!r}")
+        limit, window = int(found.group(1)), _WINDOWS.get(found.group(2).lower(), 3600)
+    probability = spec.get("probability")
+    if probability is not None:
+        if isinstance(probability, bool) or not isinstance(probability, (int, float)):
+            raise FaultError("probability: expected a number from 0 to 1")
+        if not 0 <= probability <= 1:
+            raise FaultError(f"probability: expected a number from 0 to 1, got {probability}")
+    seed = spec.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise FaultError("seed: expected a whole number")
+    if seed is not None and probability is None:
+        raise FaultError("seed: only with probability")
+    if sum(x is not None for x in (every, rate, probability)) > 1:
+        raise FaultError("every, rate and probability: give one at most")
+    rule = Rule(
+        rule_id, stage, {k: str(v) for k, v in match.items()}, action, reply, delay, times,
+        every, rate, None if probability is None else float(probability), seed,
+    )  # fmt: skip
+    if probability is not None:
+        rule._random = random.Random(seed)
+    rule._window, rule._limit = window, limit
+    return rule
+
+
+def _number(spec: dict[str, Any], name: str, default: float, high: float) -> float:
+    value = spec.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= high:
+        raise FaultError(f"{name}: expected seconds from 0 to {high:g}")
+    return float(value)
+
+
+def _count(spec: dict[str, Any], name: str) -> int | None:
+    value = spec.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
+        raise FaultError(f"{name}: expected a whole number from 1 to 1000000")
+    return value
+
+
+def parse_line(text: str) -> dict[str, Any]:
+    """A rule as the command line spells it: the stage, then ``key=value`` words
+    (``rcpt to=*@bounce.test reply="550 5.1.1 No such user" times=2``)."""
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise FaultError(f"{text[:80]!r}: {exc}") from None
+    if not words:
+        raise FaultError("an empty rule")
+    spec: dict[str, Any] = {"stage": words[0]}
+    match: dict[str, str] = {}
+    for word in words[1:]:
+        key, sep, value = word.partition("=")
+        if not sep:
+            raise FaultError(f"{word!r}: expected key=value")
+        if key in MATCH_KEYS:
+            match[key] = value
+        elif key in ("times", "every", "seed"):
+            spec[key] = _whole(key, value)
+        elif key in ("delay", "probability"):
+            try:
+                spec[key] = float(value)
+            except ValueError:
+                raise FaultError(f"{key}: expected a number, got {value!r}") from None
+        elif key in ("action", "reply", "rate"):
+            spec[key] = value
+        else:
+            raise FaultError(f"{key!r}: not a rule field")
+    if match:
+        spec["match"] = match
+    return spec
+
+
+def _whole(key: str, value: str) -> int:
+    if not value.isdigit():
+        raise FaultError(f"{key}: expected a whole number, got {value!r}")
+    return int(value)
+
+
+def read_rule(text: str) -> dict[str, Any]:
+    """A rule as a setting gives it: a JSON object, or the command line's words."""
+    if text.lstrip().startswith("{"):
+        try:
+            found = json.loads(text)
+        except ValueError as exc:
+            raise FaultError(f"{text[:80]!r}: not JSON ({exc})") from None
+        parse_rule(found, 0)
+        return found  # type: ignore[no-any-return]
+    spec = parse_line(text)
+    parse_rule(spec, 0)
+    return spec

@@ -1,0 +1,359 @@
+"""Fault rules, driven with smtplib and nodemailer: each stage and action gives exactly the
+code and text asked for, ``times``, ``every``, ``rate`` and a seeded ``probability`` count
+as they say, a dropped message is not stored, and the session log tells what happened."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import smtplib
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from catcher.server import Catcher
+from tests.conftest import Http, smtp_client
+
+PEERS = Path(__file__).parent / "peers"
+NODE = shutil.which("node")
+
+
+def add(http: Http, rule: dict[str, Any], path: str = "/api/faults") -> dict[str, Any]:
+    status, created = http.json("POST", path, rule)
+    assert status == 201, created
+    return created
+
+
+def message(subject: str = "Hello", to: str = "ada@example.com") -> bytes:
+    return f"From: app@shop.test\r\nTo: {to}\r\nSubject: {subject}\r\n\r\nBody\r\n".encode()
+
+
+def subjects(catcher: Catcher) -> list[str]:
+    page = catcher.store.query(limit=1000)
+    return sorted(catcher.store.summary(m).subject for m in page.messages)
+
+
+# -- each stage, with smtplib -----------------------------------------------------------------
+
+
+def test_connect_replies_instead_of_the_greeting(catcher: Catcher, http: Http) -> None:
+    add(http, {"stage": "connect", "reply": "421 4.3.2 Down for maintenance", "times": 1})
+    client = smtplib.SMTP(timeout=30)
+    try:
+        assert client.connect(*catcher.smtp_address) == (421, b"4.3.2 Down for maintenance")
+    finally:
+        client.close()
+    with smtp_client(catcher) as again:  # the rule was used up
+        assert again.noop()[0] == 250
+
+
+def test_helo_auth_mail_and_rcpt_reply_with_what_the_rule_says(
+    catcher: Catcher, http: Http
+) -> None:
+    add(http, {"stage": "helo", "reply": "554 5.7.1 Not you", "times": 1})
+    add(http, {"stage": "auth", "match": {"login": "job-*"}, "reply": "535 5.7.8 Bad credentials"})
+    add(
+        http,
+        {"stage": "mail", "match": {"from": "*@spam.test"}, "reply": "550 5.7.1 Sender refused"},
+    )
+    add(http, {"stage": "rcpt", "match": {"to": "ada@*"}, "reply": "452 4.2.2 Mailbox full"})
+    with smtp_client(catcher) as client:
+        assert client.ehlo() == (554, b"5.7.1 Not you")
+        assert client.ehlo()[0] == 250
+        with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+            client.login("job-7", "secret")
+        assert (refused.value.smtp_code, refused.value.smtp_error) == (
+            535,
+            b"5.7.8 Bad credentials",
+        )
+        client.login("someone", "else")  # another login is not matched
+        assert client.mail("x@spam.test") == (550, b"5.7.1 Sender refused")
+        assert client.mail("x@shop.test")[0] == 250
+        assert client.rcpt("ada@example.com") == (452, b"4.2.2 Mailbox full")
+        assert client.rcpt("bob@example.com")[0] == 250
+        code, reply = client.data(message("to bob only", "bob@example.com"))
+        assert code == 250 and reply.startswith(b"2.0.0 OK queued as")
+    assert subjects(catcher) == ["to bob only"]
+    stored = catcher.store.latest()
+    assert stored is not None and stored.envelope.rcpt_tos == ("bob@example.com",)
+
+
+def test_data_reply_stores_nothing(catcher: Catcher, http: Http) -> None:
+    add(http, {"stage": "data", "reply": "554 5.6.0 Message rejected"})
+    with smtp_client(catcher) as client:
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            client.sendmail("a@shop.test", ["ada@example.com"], message())
+    assert (refused.value.smtp_code, refused.value.smtp_error) == (554, b"5.6.0 Message rejected")
+    assert len(catcher.store) == 0
+
+
+@pytest.mark.parametrize("action", ["drop", "disconnect"])
+def test_a_connection_cut_at_data_stores_nothing(catcher: Catcher, http: Http, action: str) -> None:
+    add(http, {"stage": "data", "action": action, "times": 1})
+    with smtp_client(catcher) as client:
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            client.sendmail("a@shop.test", ["ada@example.com"], message("cut"))
+    assert len(catcher.store) == 0
+    with smtp_client(catcher) as client:
+        client.sendmail("a@shop.test", ["ada@example.com"], message("after"))
+    assert subjects(catcher) == ["after"]
+
+
+def test_a_421_closes_the_connection_after_it(catcher: Catcher, http: Http) -> None:
+    add(http, {"stage": "mail", "reply": "421 4.7.0 Too busy, come back later"})
+    client = smtp_client(catcher)
+    try:
+        client.ehlo()
+        assert client.mail("a@shop.test") == (421, b"4.7.0 Too busy, come back later")
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            client.noop()
+    finally:
+        client.close()
+
+
+def test_a_delayed_reply_comes_late_then_as_normal(catcher: Catcher, http: Http) -> None:
+    add(http, {"stage": "rcpt", "action": "delay", "delay": 0.5})
+    with smtp_client(catcher) as client:
+        client.ehlo()
+        client.mail("a@shop.test")
+        started = time.monotonic()
+        assert client.rcpt("ada@example.com")[0] == 250
+        assert time.monotonic() - started >= 0.45
+        assert client.data(message("slow"))[0] == 250
+    assert subjects(catcher) == ["slow"]
+
+
+# -- how often -------------------------------------------------------------------------------
+
+
+def _rcpt_codes(catcher: Catcher, count: int, login: str | None = None) -> list[int]:
+    codes = []
+    with smtp_client(catcher) as client:
+        client.ehlo()
+        if login:
+            client.login(login, "pw")
+        for _ in range(count):
+            client.rset()
+            client.mail("a@shop.test")
+            codes.append(client.rcpt("ada@example.com")[0])
+    return codes
+
+
+def test_times_counts_down_and_the_rule_goes(catcher: Catcher, http: Http) -> None:
+    rule = add(http, {"stage": "rcpt", "reply": "451 4.3.0 Later", "times": 2})
+    assert _rcpt_codes(catcher, 4) == [451, 451, 250, 250]
+    assert http.request("GET", f"/api/faults/{rule['id']}")[0] == 404
+    assert http.get("/api/faults") == {"faults": [], "fired": 2}
+
+
+def test_every_nth(catcher: Catcher, http: Http) -> None:
+    rule = add(http, {"stage": "rcpt", "every": 3})
+    assert _rcpt_codes(catcher, 7) == [250, 250, 451, 250, 250, 451, 250]
+    assert http.get(f"/api/faults/{rule['id']}")["fired"] == 2
+
+
+def test_a_rate_lets_exactly_that_many_through_per_login(catcher: Catcher, http: Http) -> None:
+    add(http, {"stage": "rcpt", "rate": "3/min"})
+    assert _rcpt_codes(catcher, 5, login="job-1") == [250, 250, 250, 451, 451]
+    assert _rcpt_codes(catcher, 4, login="job-2") == [250, 250, 250, 451]  # its own count
+    with smtp_client(catcher) as client:
+        client.login("job-3", "pw")
+        client.mail("a@shop.test")
+        assert client.rcpt("x@example.com") == (250, b"OK")
+        client.rset()
+        for _ in range(2):
+            client.mail("a@shop.test")
+            client.rcpt("x@example.com")
+            client.rset()
+        client.mail("a@shop.test")
+        assert client.rcpt("x@example.com") == (451, b"4.7.1 Too many messages, slow down")
+
+
+def test_a_seeded_probability_repeats_itself(catcher: Catcher, http: Http) -> None:
+    runs = []
+    for _ in range(2):
+        rule = add(http, {"stage": "rcpt", "probability": 0.5, "seed": 42})
+        runs.append(_rcpt_codes(catcher, 20))
+        http.request("DELETE", f"/api/faults/{rule['id']}")
+    assert runs[0] == runs[1]
+    assert 451 in runs[0] and 250 in runs[0]
+    add(http, {"stage": "rcpt", "probability": 0, "seed": 1})
+    assert set(_rcpt_codes(catcher, 10)) == {250}
+
+
+def test_the_first_rule_that_fires_wins(catcher: Catcher, http: Http) -> None:
+    add(http, {"stage": "rcpt", "match": {"to": "ada@*"}, "reply": "550 5.1.1 First", "times": 1})
+    add(http, {"stage": "rcpt", "reply": "450 4.2.0 Second"})
+    with smtp_client(catcher) as client:
+        client.ehlo()
+        client.mail("a@shop.test")
+        assert client.rcpt("ada@example.com") == (550, b"5.1.1 First")
+        assert client.rcpt("ada@example.com") == (450, b"4.2.0 Second")
+
+
+# -- what apps see -----------------------------------------------------------------------------
+
+
+def test_a_retrying_sender_gets_through_on_the_second_try(catcher: Catcher, http: Http) -> None:
+    add(
+        http,
+        {
+            "stage": "rcpt",
+            "match": {"to": "ada@example.com"},
+            "reply": "451 4.3.0 Try again later",
+            "times": 1,
+        },
+    )
+    outcomes = []
+    for _attempt in range(3):  # what a mail queue does, without its waiting
+        try:
+            with smtp_client(catcher) as client:
+                client.sendmail("a@shop.test", ["ada@example.com"], message("retried"))
+            outcomes.append("sent")
+            break
+        except smtplib.SMTPRecipientsRefused as refused:
+            outcomes.append(refused.recipients["ada@example.com"][0])
+    assert outcomes == [451, "sent"]
+    assert subjects(catcher) == ["retried"]
+
+
+def test_a_rule_for_one_recipient_leaves_the_others_alone_under_load(
+    catcher: Catcher, http: Http
+) -> None:
+    add(
+        http,
+        {"stage": "rcpt", "match": {"to": "ada@example.com"}, "reply": "550 5.1.1 No such user"},
+    )
+    refused: list[int] = []
+
+    def send(n: int) -> None:
+        with smtp_client(catcher) as client:
+            for k in range(10):
+                to = "ada@example.com" if k % 2 else "bob@example.com"
+                try:
+                    client.sendmail("a@shop.test", [to], message(f"{n}-{k}", to))
+                except smtplib.SMTPRecipientsRefused as error:
+                    refused.append(error.recipients[to][0])
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert refused == [550] * 40
+    stored = catcher.store.query(limit=1000).messages
+    assert len(stored) == 40 and {m.envelope.rcpt_tos for m in stored} == {("bob@example.com",)}
+
+
+def test_rules_scoped_to_a_mailbox(catcher: Catcher, http: Http) -> None:
+    rule = add(http, {"stage": "data", "reply": "452 4.3.1 Full"}, "/api/faults?mailbox=w1")
+    assert rule["match"] == {"mailbox": "w1"}
+    with smtp_client(catcher) as client:
+        with pytest.raises(smtplib.SMTPDataError):
+            client.sendmail("a@shop.test", ["ann+w1@example.com"], message("w1"))
+        client.sendmail("a@shop.test", ["ann+w2@example.com"], message("w2"))
+    assert subjects(catcher) == ["w2"]
+    assert [r["id"] for r in http.get("/api/faults?mailbox=w1")["faults"]] == [rule["id"]]
+    assert http.get("/api/faults?mailbox=w2")["faults"] == []
+    assert http.request("DELETE", f"/api/faults/{rule['id']}?mailbox=w2")[0] == 404
+    assert http.json("DELETE", "/api/faults?mailbox=w1")[1] == {"deleted": 1, "ids": [rule["id"]]}
+
+
+def test_the_session_log_says_what_happened(catcher: Catcher, http: Http) -> None:
+    rule = add(
+        http, {"stage": "rcpt", "match": {"to": "*@bounce.test"}, "reply": "550 5.1.1 No such user"}
+    )
+    with smtp_client(catcher) as client:
+        client.login("job-9", "very-secret-password")
+        client.sendmail("a@shop.test", ["ok@example.com", "gone@bounce.test"], message("logged"))
+    [session] = http.get("/api/sessions?limit=1")["sessions"]
+    lines = [(t["from"], t["line"]) for t in session["transcript"]]
+    assert ("client", "AUTH PLAIN ****") in lines
+    assert ("client", "RCPT TO:<gone@bounce.test>") in lines
+    assert ("server", "550 5.1.1 No such user") in lines
+    assert not any("very-secret" in line or "Body" in line for _, line in lines)
+    assert session["login"] == "job-9" and session["faults"] == [rule["id"]]
+    assert session["messages"] == [catcher.store.latest().id]  # type: ignore[union-attr]
+    assert session["ended"] is not None
+    stats = http.get("/api/stats")
+    assert stats["faults"] == 1 and stats["faults_fired"] == 1
+
+
+@pytest.mark.parametrize(
+    ("rule", "complaint"),
+    [
+        ({}, "stage"),
+        ({"stage": "quit"}, "stage"),
+        ({"stage": "rcpt", "reply": "250 OK"}, "reply"),
+        ({"stage": "rcpt", "reply": "451 two\r\nlines"}, "reply"),
+        ({"stage": "rcpt", "action": "drop"}, "drop"),
+        ({"stage": "rcpt", "action": "delay"}, "delay"),
+        ({"stage": "rcpt", "every": 2, "rate": "1/min"}, "one at most"),
+        ({"stage": "rcpt", "rate": "lots"}, "rate"),
+        ({"stage": "rcpt", "match": {"subject": "x"}}, "match"),
+        ({"stage": "rcpt", "times": 0}, "times"),
+        ({"stage": "rcpt", "probability": 2}, "probability"),
+        ({"stage": "rcpt", "seed": 3}, "seed"),
+        ({"stage": "data", "action": "disconnect", "reply": "421 x"}, "reply"),
+        ([], "JSON object"),
+    ],
+)
+def test_a_bad_rule_is_a_400_that_says_why(
+    catcher: Catcher, http: Http, rule: Any, complaint: str
+) -> None:
+    status, reply = http.json("POST", "/api/faults", rule)
+    assert status == 400 and complaint in reply["error"], reply
+    assert http.get("/api/faults")["faults"] == []
+
+
+def test_rules_from_the_settings(make_catcher: Any) -> None:
+    catcher = make_catcher(
+        faults=(
+            'rcpt to=*@bounce.test reply="550 5.1.1 No such user"',
+            json.dumps({"stage": "mail", "match": {"from": "*@spam.test"}, "action": "disconnect"}),
+        )
+    )
+    with smtp_client(catcher) as client:
+        client.ehlo()
+        client.mail("a@shop.test")
+        assert client.rcpt("x@bounce.test") == (550, b"5.1.1 No such user")
+    with smtp_client(catcher) as client:
+        client.ehlo()
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            client.mail("a@spam.test")
+    assert [r["stage"] for r in Http(catcher.url).get("/api/faults")["faults"]] == ["rcpt", "mail"]
+
+
+# -- nodemailer -----------------------------------------------------------------------------------
+
+
+def nodemailer(catcher: Catcher, to: str, subject: str, login: str = "") -> dict[str, Any]:
+    if not (NODE and (PEERS / "node_modules" / "nodemailer").is_dir()):
+        pytest.skip("nodemailer is not installed: npm ci --prefix tests/peers")
+    host, port = catcher.smtp_address
+    args = [NODE, str(PEERS / "send.mjs"), host, str(port), "app@shop.test", to, subject]
+    if login:
+        args += [login, "pw"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, cwd=PEERS)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_nodemailer_sees_the_codes_and_gets_through_on_retry(catcher: Catcher, http: Http) -> None:
+    add(
+        http, {"stage": "rcpt", "match": {"to": "*@bounce.test"}, "reply": "550 5.1.1 No such user"}
+    )
+    add(http, {"stage": "data", "reply": "451 4.3.0 Try again later", "times": 1})
+    bounced = nodemailer(catcher, "gone@bounce.test", "bounced")
+    assert bounced["ok"] is False and bounced["code"] == "EENVELOPE"
+    assert bounced["responseCode"] == 550 and "No such user" in bounced["response"]
+    later = nodemailer(catcher, "ada@example.com", "later")
+    assert later["ok"] is False and later["responseCode"] == 451
+    again = nodemailer(catcher, "ada@example.com", "later")
+    assert again["ok"] is True and again["response"].startswith("250 2.0.0 OK queued as")
+    assert subjects(catcher) == ["later"]
