@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Unpack
 
+from catcher.faults import FaultRule, rule_spec
 from catcher.mail import LISTED, Criteria, CriteriaArgs, Email, MailTimeout, listing
 
 __all__ = ["Client", "ClientError"]
 
 # Routes a mailbox scopes (the mailbox routes themselves name it in their path).
-_SCOPED = ("/api/messages", "/api/stats", "/api/events")
+_SCOPED = ("/api/messages", "/api/stats", "/api/events", "/api/faults")
 # The API caps one wait at 60 s; longer waits are made of several.
 MAX_WAIT = 60.0
 PAGE = 1000
@@ -119,6 +120,40 @@ class Client:
     def __repr__(self) -> str:
         scope = f", mailbox={self.mailbox_name!r}" if self.mailbox_name else ""
         return f"Client({self.url!r}{scope})"
+
+    # -- failures on purpose
+
+    def fault(self, stage: str, **rule: Any) -> FaultRule:
+        """Add a fault rule (``catcher.faults.rule_spec``'s keywords: ``to``, ``sender``,
+        ``login``, ``reply``, ``times``, ...), scoped to this client's mailbox when it has
+        one; use it as a context manager to remove it on the way out."""
+        created = self._json("POST", "/api/faults", body=rule_spec(stage, **rule))
+        rule_id = int(created["id"])
+
+        def remove() -> None:
+            self._request("DELETE", f"/api/faults/{rule_id}", accept=(200, 404))
+
+        def read() -> dict[str, Any] | None:
+            status, body = self._request("GET", f"/api/faults/{rule_id}", accept=(200, 404))
+            return json.loads(body) if status == 200 else None
+
+        return FaultRule(rule_id, remove, read, created.get("times"))
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The fault rules in force (this mailbox's, for a mailbox's client)."""
+        rules: list[dict[str, Any]] = self._json("GET", "/api/faults")["faults"]
+        return rules
+
+    def clear_faults(self) -> int:
+        """Remove every fault rule (this mailbox's); how many."""
+        return int(self._json("DELETE", "/api/faults")["deleted"])
+
+    def sessions(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The last SMTP conversations, newest first (see ``GET /api/sessions``)."""
+        found: list[dict[str, Any]] = self._json(
+            "GET", "/api/sessions", {"limit": limit}, scoped=False
+        )["sessions"]
+        return found
 
     # -- mailboxes
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "ACTIONS", "STAGES", "Decision", "FaultError", "Faults", "Rule", "Where", "parse_line",
-    "parse_rule", "read_rule",
+    "ACTIONS", "STAGES", "Decision", "FaultError", "FaultRule", "Faults", "Rule", "Where",
+    "parse_line", "parse_rule", "read_rule", "rule_spec",
 ]  # fmt: skip
 
 STAGES = ("connect", "helo", "auth", "mail", "rcpt", "data")
@@ -265,6 +265,81 @@ class Faults:
         if self.on_fire is not None:
             self.on_fire(fired, where)
         return decision
+
+
+def rule_spec(
+    stage: str,
+    *,
+    to: str | None = None,
+    sender: str | None = None,
+    login: str | None = None,
+    client: str | None = None,
+    mailbox: str | None = None,
+    action: str = "reply",
+    reply: str | None = None,
+    delay: float | None = None,
+    times: int | None = None,
+    every: int | None = None,
+    rate: str | None = None,
+    probability: float | None = None,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """A rule's JSON shape from Python's keywords (``sender`` is the API's ``from``)."""
+    matched = {"to": to, "from": sender, "login": login, "client": client, "mailbox": mailbox}
+    spec: dict[str, Any] = {"stage": stage, "action": action}
+    if any(v is not None for v in matched.values()):
+        spec["match"] = {k: v for k, v in matched.items() if v is not None}
+    given = {
+        "reply": reply, "delay": delay, "times": times, "every": every, "rate": rate,
+        "probability": probability, "seed": seed,
+    }  # fmt: skip
+    spec.update({k: v for k, v in given.items() if v is not None})
+    parse_rule(spec, 0)  # a bad rule is refused here, where the caller wrote it
+    return spec
+
+
+class FaultRule:
+    """A rule made for a test: ``with mailbox.fault(...):`` removes it on the way out,
+    ``remove()`` at once; ``fired`` is how often it has fired so far."""
+
+    def __init__(
+        self,
+        rule_id: int,
+        remove: Callable[[], object],
+        read: Callable[[], dict[str, Any] | None],
+        times: int | None = None,
+    ) -> None:
+        self.id = rule_id
+        self._remove = remove
+        self._read = read
+        self._times = times
+        self._last = 0
+        self._removed = False
+
+    @property
+    def fired(self) -> int:
+        """How often it fired (all its times, once it has used them up and gone)."""
+        found = None if self._removed else self._read()
+        if found is not None:
+            self._last = int(found["fired"])
+        elif not self._removed and self._times is not None:
+            self._last = self._times  # gone by itself: it used up every one of its times
+        return self._last
+
+    def remove(self) -> None:
+        if not self._removed:
+            self._last = self.fired  # what it fired, kept for after
+            self._removed = True
+            self._remove()
+
+    def __enter__(self) -> FaultRule:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+    def __repr__(self) -> str:
+        return f"<FaultRule {self.id}>"
 
 
 def parse_rule(spec: object, rule_id: int) -> Rule:

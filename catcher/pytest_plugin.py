@@ -165,6 +165,7 @@ def mailbox(request: pytest.FixtureRequest) -> Iterator[Mailbox | RemoteMailbox]
 
     box = Mailbox(request.getfixturevalue("catcher_server"))
     yield box
+    box.remove_faults()
     if request.config.getoption("catcher_keep_on_failure") and _failed(request.node):
         _hold(request.config, request.node.nodeid, box)
 
@@ -180,6 +181,10 @@ def _remote_mailbox(url: str, request: pytest.FixtureRequest) -> Iterator[Remote
     except (ClientError, ValueError) as error:
         pytest.fail(f"catcher at {url}: {error}", pytrace=False)
     yield box
+    try:
+        box.remove_faults()
+    except ClientError:
+        pass  # the catcher went away: its rules went with it
     if request.config.getoption("catcher_keep_on_failure") and _failed(request.node):
         return  # kept on the shared catcher for a look; the report section says where
     try:

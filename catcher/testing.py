@@ -6,8 +6,9 @@ import sys
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
+from catcher.faults import FaultRule, rule_spec
 from catcher.mail import (
     LISTED,
     Attachment,
@@ -55,6 +56,7 @@ class _Mail:
 
     def __init__(self) -> None:
         self._waited: set[int] = set()
+        self._faults: list[FaultRule] = []
 
     # -- where to send (the backends say where the catcher is)
 
@@ -129,6 +131,26 @@ class _Mail:
     def clear(self) -> None:
         self._clear()
         self._waited.clear()
+
+    # -- failures on purpose
+
+    def fault(self, stage: str, **rule: Any) -> FaultRule:
+        """Make the catcher fail on purpose: ``with mailbox.fault("rcpt", to="ada@example.com",
+        reply="451 4.3.0 Try later", times=1): ...``. The keywords are
+        ``catcher.faults.rule_spec``'s; the rule is removed on leaving the ``with``, or at
+        the end of the test."""
+        made = self._fault(rule_spec(stage, **rule))
+        self._faults.append(made)
+        return made
+
+    def remove_faults(self) -> None:
+        """Remove every rule this mailbox made."""
+        for made in self._faults:
+            made.remove()
+        self._faults.clear()
+
+    def _fault(self, spec: dict[str, Any]) -> FaultRule:
+        raise NotImplementedError
 
     # -- waiting and asserting
 
@@ -296,6 +318,13 @@ class Mailbox(_Mail):
         newest = self.store.latest()
         return newest.id if newest is not None else 0
 
+    def _fault(self, spec: dict[str, Any]) -> FaultRule:
+        faults = self.catcher.faults
+        rule = faults.add(spec)
+        return FaultRule(
+            rule.id, lambda: faults.remove(rule.id), lambda: faults.get(rule.id), rule.times
+        )
+
     def __repr__(self) -> str:
         return f"<Mailbox {self.url} smtp={self.smtp_host}:{self.smtp_port} {plural(len(self))}>"
 
@@ -343,6 +372,12 @@ class RemoteMailbox(_Mail):
 
     def _newest_id(self) -> int:
         return self.client.newest_id()
+
+    def _fault(self, spec: dict[str, Any]) -> FaultRule:
+        stage = spec.pop("stage")
+        matched = spec.pop("match", {})
+        sender = matched.pop("from", None)
+        return self.client.fault(stage, sender=sender, **matched, **spec)
 
     def delete(self) -> None:
         """Delete the mailbox and its mail from the catcher."""

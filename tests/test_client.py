@@ -18,7 +18,7 @@ import catcher
 from catcher.client import Client, ClientError
 from catcher.server import Catcher
 from catcher.testing import Email, MailAssertionError, MailTimeout
-from tests.conftest import make_email, send
+from tests.conftest import make_email, send, smtp_client
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "testing.md"
 
@@ -198,3 +198,25 @@ def test_importing_the_client_imports_no_server() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_fault_rules_through_the_client(catcher: Catcher, client: Client) -> None:
+    with client.fault("rcpt", to="ada@example.com", reply="452 4.2.2 Full", times=2) as rule:
+        assert [r["id"] for r in client.faults()] == [rule.id]
+        with smtp_client(catcher) as smtp:
+            smtp.ehlo()
+            smtp.mail("a@shop.test")
+            assert smtp.rcpt("ada@example.com") == (452, b"4.2.2 Full")
+            assert smtp.rcpt("bob@example.com")[0] == 250
+        assert rule.fired == 1
+    assert client.faults() == []  # removed on the way out
+    assert rule.fired == 1
+    [session] = client.sessions(limit=1)
+    assert session["faults"] == [rule.id]
+    assert {"from": "server", "line": "452 4.2.2 Full"} in session["transcript"]
+    with pytest.raises(ValueError, match="stage"):
+        client.fault("later")  # refused before it is sent
+    scoped = client.mailbox("w1")
+    made = scoped.fault("data", reply="554 5.6.0 No")
+    assert client.faults()[0]["match"] == {"mailbox": "w1"}
+    assert scoped.clear_faults() == 1 and made.fired == 0

@@ -127,6 +127,11 @@ def test_readme_pytest_example_runs(project: pytest.Pytester) -> None:
     result.assert_outcomes(passed=len(blocks))
 
 
+def test_docs_fault_example_runs(project: pytest.Pytester) -> None:
+    project.makepyfile(test_retry=docs_block("# test_retry.py"))
+    run(project).assert_outcomes(passed=2)
+
+
 def test_docs_django_example_runs(pytester: pytest.Pytester) -> None:
     pytest.importorskip("django")
     conftest = docs_block("# conftest.py")
@@ -691,6 +696,64 @@ def test_keep_on_failure_serves_the_failed_tests_mail_until_enter(project: pytes
     text = output.decode()
     assert process.returncode == 1, text
     assert "1 failed, 1 passed" in text, text
+
+
+# -- failures on purpose ----------------------------------------------------------------------
+
+FAULT_TESTS = """
+import smtplib
+import pytest
+from email.message import EmailMessage
+
+def mail(subject, to):
+    message = EmailMessage()
+    message["From"] = "app@shop.test"
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content("hello")
+    return message
+
+def send(mailbox, subject, to):
+    with smtplib.SMTP(mailbox.smtp_host, mailbox.smtp_port) as smtp:
+        if mailbox.smtp_user:
+            smtp.login(mailbox.smtp_user, mailbox.smtp_password)
+        smtp.send_message(mail(subject, to))
+
+@pytest.mark.parametrize("n", range(4))
+def test_a_retry_after_451(mailbox, n):
+    to = mailbox.address("ada")
+    with mailbox.fault("rcpt", to=to, reply="451 4.3.0 Try later", times=1) as rule:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            send(mailbox, f"first {n}", to)
+        assert refused.value.recipients[to] == (451, b"4.3.0 Try later")
+        send(mailbox, f"second {n}", to)
+        assert rule.fired == 1
+    mailbox.assert_sent(subject=f"second {n}", count=1)
+
+@pytest.mark.parametrize("n", range(4))
+def test_a_rule_left_on_is_gone_after_the_test(mailbox, n):
+    mailbox.fault("data", reply="554 5.6.0 Rejected")
+    with pytest.raises(smtplib.SMTPDataError):
+        send(mailbox, f"refused {n}", mailbox.address("bob"))
+    mailbox.assert_not_sent()
+"""
+
+
+def test_mailbox_fault_in_process(project: pytest.Pytester) -> None:
+    project.makepyfile(test_faults=FAULT_TESTS)
+    run(project).assert_outcomes(passed=8)
+
+
+def test_mailbox_fault_on_a_shared_catcher(
+    project: pytest.Pytester, make_catcher: Callable[..., Catcher]
+) -> None:
+    pytest.importorskip("xdist")
+    shared = make_catcher(max_messages=0)
+    project.makepyfile(test_faults=FAULT_TESTS)
+    result = run_subprocess(project, *XDIST, f"--catcher-url={shared.url}")
+    result.assert_outcomes(passed=8)
+    # Each test's rules, scoped to its own mailbox, left with it.
+    assert len(shared.faults) == 0 and shared.faults.fired == 8
 
 
 # -- a shared catcher ------------------------------------------------------------------------
