@@ -556,6 +556,8 @@ def _event(event: Event, mailbox: str | None) -> bytes | None:
         return _sse("read", data, event.seq)
     if event.kind == "clear":
         return _sse("clear", {"count": len(event.ids)}, event.seq)
+    if event.kind == "faults":
+        return _sse("faults", {"rules": len(app_state().faults)}, event.seq)
     if event.kind == "mailbox":
         name = next(iter(event.mailboxes))
         return _sse("mailbox", {"name": name, "exists": store().has_mailbox(name)}, event.seq)

@@ -174,6 +174,8 @@ class Faults:
         self._next = 0
         self._fired = 0
         self.on_fire = on_fire
+        # Told when the rules change (one is added, removed, or uses up its times).
+        self.on_change: Callable[[], None] = lambda: None
         self.active = False  # read without the lock on every SMTP step: any rules at all?
 
     def add(self, spec: object, *, mailbox: str | None = None) -> Rule:
@@ -189,6 +191,7 @@ class Faults:
             rule.id = self._next
             self._rules.append(rule)
             self.active = True
+        self.on_change()
         return rule
 
     def rules(self, mailbox: str | None = None) -> list[dict[str, Any]]:
@@ -212,8 +215,11 @@ class Faults:
                 if rule.id == rule_id and (mailbox is None or rule.match.get("mailbox") == mailbox):
                     self._rules.remove(rule)
                     self.active = bool(self._rules)
-                    return True
-        return False
+                    break
+            else:
+                return False
+        self.on_change()
+        return True
 
     def clear(self, mailbox: str | None = None) -> list[int]:
         """Remove every rule (or a mailbox's); the ids removed."""
@@ -223,14 +229,19 @@ class Faults:
             ]
             self._rules = [r for r in self._rules if r.id not in gone]
             self.active = bool(self._rules)
-            return gone
+        if gone:
+            self.on_change()
+        return gone
 
     def reset(self) -> None:
         """No rules, and no firings counted: as at the start."""
         with self._lock:
+            had = bool(self._rules)
             self._rules = []
             self._fired = 0
             self.active = False
+        if had:
+            self.on_change()
 
     @property
     def fired(self) -> int:
@@ -244,6 +255,7 @@ class Faults:
         if not self.active:
             return None
         now = time.monotonic()
+        used_up = False
         with self._lock:
             for rule in self._rules:
                 if rule.stage != where.stage or not rule.matches(where):
@@ -257,6 +269,7 @@ class Faults:
                     if rule.times <= 0:
                         self._rules.remove(rule)
                         self.active = bool(self._rules)
+                        used_up = True
                 decision = rule.decision()
                 fired = rule
                 break
@@ -264,6 +277,8 @@ class Faults:
                 return None
         if self.on_fire is not None:
             self.on_fire(fired, where)
+        if used_up:
+            self.on_change()
         return decision
 
 

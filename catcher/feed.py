@@ -8,7 +8,7 @@ from typing import Literal
 
 __all__ = ["Event", "EventKind", "Feed"]
 
-EventKind = Literal["new", "delete", "clear", "read", "mailbox"]
+EventKind = Literal["new", "delete", "clear", "read", "mailbox", "faults"]
 
 # How many events are kept for clients that reconnect with Last-Event-ID.
 HISTORY = 10_000
@@ -33,6 +33,8 @@ class Event:
 
     def visible_in(self, mailbox: str | None) -> bool:
         """Whether a view of this mailbox (All mail for None) sees the change."""
+        if self.kind == "faults":  # the SMTP server's rules: every view shows them
+            return True
         return self.everywhere if mailbox is None else mailbox in self.mailboxes
 
     def ids_in(self, mailbox: str | None) -> tuple[int, ...]:

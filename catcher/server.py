@@ -33,6 +33,7 @@ class Catcher:
         self.store = store if store is not None else MessageStore(self.settings)
         # Fault rules (those the settings give, then the API's) and the SMTP session log.
         self.faults = Faults()
+        self.faults.on_change = self.store.note_faults
         for text in self.settings.faults:
             self.faults.add(read_rule(text))
         self.sessions = SessionLog()

@@ -205,6 +205,12 @@ class MessageStore(Finding):
                 self._cond.notify_all()
         return tuple(changed)
 
+    def note_faults(self) -> None:
+        """Tell every event stream that the fault rules changed."""
+        with self._cond:
+            self._feed.emit("faults", ())
+            self._cond.notify_all()
+
     # -- mailboxes -------------------------------------------------------------------
 
     def create_mailbox(

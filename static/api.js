@@ -114,3 +114,17 @@ export function parseSearch(text) {
 export function hasFilters(filters) {
   return Object.values(filters).some(Boolean);
 }
+
+/** The fault rules in force, and how often they fired in all. */
+export function listFaults() {
+  return request("GET", "/api/faults");
+}
+
+export function clearFaults() {
+  return request("DELETE", "/api/faults");
+}
+
+/** The last SMTP conversations, newest first. */
+export function listSessions(limit = 30) {
+  return request("GET", `/api/sessions?limit=${limit}`);
+}

@@ -4,6 +4,7 @@
 import * as api from "./api.js";
 import { h, icon, plural, refreshTimes, shortAddress } from "./dom.js";
 import { connect } from "./events.js";
+import { FaultBanner, showSessions } from "./faults.js";
 import { bindKeys, helpTable } from "./keyboard.js";
 import { MessageList } from "./list.js";
 import { MessageView } from "./message.js";
@@ -457,6 +458,17 @@ function listEvent(kind, data) {
   }
 }
 
+// -- fault rules and the SMTP log ------------------------------------------------------------
+
+const faultBanner = new FaultBanner({
+  root: $("#fault-banner"),
+  text: $("#fault-text"),
+  list: $("#fault-rules"),
+  clearButton: $("#fault-clear"),
+});
+$("#sessions-button").addEventListener("click", () => showSessions($("#sessions-dialog"), $("#sessions-body")));
+$("#sessions-close").addEventListener("click", () => $("#sessions-dialog").close());
+
 let boxToken = null; // the mailbox stream's identity while one is open
 let closeBox = null;
 
@@ -472,6 +484,7 @@ connect({
     if (state === "offline" && scope === null && !list.loaded) list.load();
   },
   onEvent(kind, data) {
+    if (kind === "faults" || kind === "hello") faultBanner.refresh();
     if (scope === null) listEvent(kind, data);
     else if (kind !== "heartbeat") scheduleCounts(kind === "hello" ? 0 : 150);
   },

@@ -1,6 +1,6 @@
 // The live event stream (/api/events): reconnects by itself and reports its state.
 
-const KINDS = ["hello", "message", "delete", "clear", "read", "mailbox", "reset", "heartbeat"];
+const KINDS = ["hello", "message", "delete", "clear", "read", "mailbox", "faults", "reset", "heartbeat"];
 // The server sends a heartbeat every 15 s; silence for longer means a dead connection.
 const SILENCE_MS = 40_000;
 const MAX_BACKOFF_MS = 30_000;

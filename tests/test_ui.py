@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import smtplib
 import struct
 import time
 import zlib
@@ -1000,3 +1001,56 @@ def test_screenshots(catcher: Catcher, open_inbox: Callable[..., Inbox], http: H
     expect(phone.page.locator(".list-pane")).to_be_visible()
     for shot in shots:
         assert shot.stat().st_size > 10_000
+
+
+# -- failures on purpose -----------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_fault_rules_show_in_a_banner_that_clears_them(
+    catcher: Catcher, inbox: Inbox, http: Http
+) -> None:
+    banner = inbox.page.locator("#fault-banner")
+    expect(banner).to_be_hidden()
+    status, rule = http.json(
+        "POST",
+        "/api/faults",
+        {
+            "stage": "rcpt",
+            "match": {"to": "ada@example.com"},
+            "reply": "451 4.3.0 Try later",
+            "times": 2,
+        },
+    )
+    assert status == 201
+    expect(banner).to_be_visible()  # pushed by the event stream: no reload
+    expect(inbox.page.locator("#fault-text")).to_have_text(
+        "1 fault rule is in force: some mail will fail on purpose."
+    )
+    expect(inbox.page.locator("#fault-rules li")).to_have_text(
+        f"#{rule['id']} rcpt to=ada@example.com → 451 4.3.0 Try later (2 left, fired 0)"
+    )
+    inbox.page.locator("#fault-clear").click()
+    expect(banner).to_be_hidden()
+    assert http.get("/api/faults")["faults"] == []
+
+
+@pytest.mark.browser
+def test_the_smtp_log_shows_each_conversation(catcher: Catcher, inbox: Inbox, http: Http) -> None:
+    http.json(
+        "POST",
+        "/api/faults",
+        {"stage": "rcpt", "match": {"to": "*@bounce.test"}, "reply": "550 5.1.1 No such user"},
+    )
+    with smtp_client(catcher) as client:
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            client.sendmail("app@shop.test", ["gone@bounce.test"], b"Subject: x\r\n\r\ny\r\n")
+    inbox.page.locator("#sessions-button").click()
+    dialog = inbox.page.locator("#sessions-dialog")
+    expect(dialog).to_be_visible()
+    transcript = dialog.locator(".transcript").first
+    expect(transcript).to_contain_text("C: RCPT TO:<gone@bounce.test>")
+    expect(transcript).to_contain_text("S: 550 5.1.1 No such user")
+    expect(dialog.locator(".session p").first).to_contain_text("fault rules fired: #")
+    inbox.page.locator("#sessions-close").click()
+    expect(dialog).to_be_hidden()
