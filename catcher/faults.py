@@ -96,6 +96,7 @@ class Rule:
     seed: int | None
     fired: int = 0
     seen: int = 0
+    source: str | None = None  # a peer API's name when its view made the rule
     _random: random.Random | None = field(default=None, repr=False)
     _window: float = 0.0
     _limit: int = 0
@@ -115,6 +116,7 @@ class Rule:
             "probability": self.probability,
             "seed": self.seed,
             "fired": self.fired,
+            "source": self.source,
         }
 
     def matches(self, where: Where) -> bool:
@@ -176,6 +178,7 @@ class Faults:
         self.on_fire = on_fire
         # Told when the rules change (one is added, removed, or uses up its times).
         self.on_change: Callable[[], None] = lambda: None
+        self._views: dict[str, Any] = {}
         self.active = False  # read without the lock on every SMTP step: any rules at all?
 
     def add(self, spec: object, *, mailbox: str | None = None) -> Rule:
@@ -185,14 +188,47 @@ class Faults:
         if mailbox is not None:
             rule.match["mailbox"] = mailbox
         with self._lock:
-            if len(self._rules) >= MAX_RULES:
-                raise FaultError(f"at most {MAX_RULES} rules")
+            self._keep([rule])
+        self.on_change()
+        return rule
+
+    def replace(self, source: str, specs: list[dict[str, Any]], settings: Any = None) -> list[Rule]:
+        """The rules a peer API's view keeps (``source``: its name) replaced by these, all
+        or none, with that view's ``settings`` (None: the view is off); FaultError when
+        one cannot be read."""
+        rules = [parse_rule(spec, 0) for spec in specs]
+        for rule in rules:
+            rule.source = source
+        with self._lock:
+            self._rules = [r for r in self._rules if r.source != source]
+            self._keep(rules)
+            self.active = bool(self._rules)
+            if settings is None:
+                self._views.pop(source, None)
+            else:
+                self._views[source] = settings
+        self.on_change()
+        return rules
+
+    def view(self, source: str) -> Any:
+        """A peer API view's settings, or None while it is off."""
+        with self._lock:
+            return self._views.get(source)
+
+    def of_source(self, source: str) -> list[Rule]:
+        """The rules a peer API's view made."""
+        with self._lock:
+            return [r for r in self._rules if r.source == source]
+
+    # (call with the lock held)
+    def _keep(self, rules: list[Rule]) -> None:
+        if len(self._rules) + len(rules) > MAX_RULES:
+            raise FaultError(f"at most {MAX_RULES} rules")
+        for rule in rules:
             self._next += 1
             rule.id = self._next
             self._rules.append(rule)
-            self.active = True
-        self.on_change()
-        return rule
+        self.active = bool(self._rules)
 
     def rules(self, mailbox: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -229,6 +265,8 @@ class Faults:
             ]
             self._rules = [r for r in self._rules if r.id not in gone]
             self.active = bool(self._rules)
+            if mailbox is None:
+                self._views.clear()
         if gone:
             self.on_change()
         return gone
@@ -238,6 +276,7 @@ class Faults:
         with self._lock:
             had = bool(self._rules)
             self._rules = []
+            self._views.clear()
             self._fired = 0
             self.active = False
         if had:

@@ -597,3 +597,58 @@ def test_a_million_empty_parts_are_split_into_ten_thousand(catcher: Catcher, htt
     # The last part holds the rest, unsplit: 990,000 empty parts' worth of lines.
     [rest] = http.get(f"/messages/{ident}.json")["attachments"]
     assert rest["cid"] == "part-10000@catcher" and rest["size"] == 990_000 * len(b"--x\r\n\r\n")
+
+
+# -- chaos: views onto fault rules -----------------------------------------------------------
+
+
+def test_mailpit_chaos_is_a_view_onto_fault_rules(catcher: Catcher, http: Http) -> None:
+    assert http.get("/api/v1/chaos")["Recipient"] == {"ErrorCode": 451, "Probability": 0}
+    status, triggers = http.json(
+        "PUT", "/api/v1/chaos", {"Recipient": {"ErrorCode": 452, "Probability": 100}}
+    )
+    assert status == 200 and triggers["Recipient"] == {"ErrorCode": 452, "Probability": 100}
+    assert triggers["Sender"] == {"ErrorCode": 451, "Probability": 0}
+    [rule] = http.get("/api/faults")["faults"]
+    assert (rule["stage"], rule["source"], rule["probability"]) == ("rcpt", "chaos", 1.0)
+    with smtp_client(catcher) as client:
+        client.ehlo()
+        client.mail("a@shop.test")
+        assert client.rcpt("ada@example.com") == (452, b"4.3.0 Chaos recipient error")
+    assert http.get("/api/v1/chaos") == triggers
+    assert http.get("/api/v1/webui")["ChaosEnabled"] is True
+    status, payload = http.json("PUT", "/api/v1/chaos", {"Sender": {"ErrorCode": 250}})
+    assert status == 400 and "ErrorCode" in payload["error"]
+    http.json("PUT", "/api/v1/chaos", {})
+    assert http.get("/api/faults")["faults"] == []
+
+
+def test_mailhog_jim_is_a_view_onto_fault_rules(catcher: Catcher, http: Http) -> None:
+    assert http.request("GET", "/api/v2/jim")[0] == 404  # off, as MailHog starts
+    assert http.request("PUT", "/api/v2/jim", {"RejectAuthChance": 1})[0] == 404
+    only_recipients = {
+        "DisconnectChance": 0,
+        "AcceptChance": 1,
+        "RejectSenderChance": 0,
+        "RejectRecipientChance": 1,
+        "RejectAuthChance": 0,
+    }
+    status, settings = http.json("POST", "/api/v2/jim", only_recipients)
+    assert status == 201 and settings["RejectRecipientChance"] == 1
+    assert settings["LinkSpeedMin"] == 1024  # MailHog's default, kept
+    assert http.get("/api/v2/jim") == settings
+    [rule] = http.get("/api/faults")["faults"]
+    assert (rule["stage"], rule["source"]) == ("rcpt", "jim")
+    with smtp_client(catcher) as client:
+        client.ehlo()
+        assert client.mail("a@shop.test")[0] == 250
+        assert client.rcpt("ada@example.com") == (550, b"5.7.1 Jim rejected you")
+    status, _, body = http.request("DELETE", "/api/v2/jim")
+    assert (status, body) == (200, b"")
+    assert http.request("GET", "/api/v2/jim")[0] == 404
+    assert http.get("/api/faults")["faults"] == []
+    status, _, _ = http.request("POST", "/api/v2/jim", {"DisconnectChance": 2})
+    assert status == 400
+    status, defaults = http.json("POST", "/api/v2/jim")
+    assert status == 201 and defaults["DisconnectChance"] == 0.005
+    assert len(http.get("/api/faults")["faults"]) == 8

@@ -99,6 +99,8 @@ def test_mailpit_api_reads_searches_marks_sends_and_deletes(filled: Catcher) -> 
     assert out["info"]["Messages"] == len(ALL) and out["info"]["Unread"] == 0
     assert out["webui"]["MessageRelay"]["Enabled"] is False
     assert out["latest"] == ENCODED.subject
+    assert out["chaosSet"]["Sender"] == {"ErrorCode": 451, "Probability": 50}
+    assert out["chaosRead"] == out["chaosSet"]
 
     sent = out["sent"]
     assert (
@@ -196,6 +198,7 @@ def test_cypress_mailhog_commands(filled: Catcher) -> None:
     assert out["search"] == [PLAIN.subject]
     assert "Gr=C3=BC=C3=9Fe" in out["body"]  # Content.Body is raw
     assert out["jim"] is False  # no chaos monkey: 404, as MailHog answers when it is off
+    assert out["jimOn"] is True and out["jimOff"] is False  # turned on, then off
     assert out["afterDeleteAll"] == 0
 
 

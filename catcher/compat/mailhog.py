@@ -5,8 +5,8 @@ holds the header fields as sent (lists of raw values) and the raw body, ``MIME.P
 the parts of a multipart (each one a ``Content``, nested multiparts with their own
 ``MIME``), ``Raw`` what the SMTP client sent. MailHog's ids are strings: catcher's own
 ids, as strings. Search kinds: ``from`` and ``to`` match the envelope and the headers,
-``containing`` every word anywhere in the message's text. ``jim`` (the chaos monkey)
-answers 404, as MailHog does while it is off; ``release`` is refused.
+``containing`` every word anywhere in the message's text. Jim (the chaos monkey) is a
+view onto catcher's fault rules (off, and 404, until turned on); ``release`` is refused.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from catcher.api import (
 from catcher.filters import Filter
 from catcher.message import Message
 from catcher.parsing import Entity, parse_tree
+from catcher.state import app_state
 from catcher.wire import json_response
 
 __all__ = ["bp", "list_bp"]
@@ -40,6 +41,22 @@ list_bp = Blueprint("mailhog_v1_list", __name__)
 answer_errors_in_json(list_bp)
 
 MAX_LIMIT = 250
+JIM = "jim"
+# MailHog's Jim, as it starts.
+JIM_DEFAULTS: dict[str, float] = {
+    "DisconnectChance": 0.005,
+    "AcceptChance": 0.99,
+    "LinkSpeedAffect": 0.1,
+    "LinkSpeedMin": 1024,
+    "LinkSpeedMax": 10240,
+    "RejectSenderChance": 0.05,
+    "RejectRecipientChance": 0.05,
+    "RejectAuthChance": 0.05,
+}
+JIM_CHANCES = (
+    "DisconnectChance", "AcceptChance", "LinkSpeedAffect", "RejectSenderChance",
+    "RejectRecipientChance", "RejectAuthChance",
+)  # fmt: skip
 V1_LIST = 1000
 _LINE_BREAK = re.compile(r"\r?\n")
 _BODY_START = re.compile(rb"\r?\n\r?\n")
@@ -165,10 +182,66 @@ def search() -> ResponseReturnValue:
     return _page(flt)
 
 
-@bp.route("/api/v2/jim", methods=["GET", "POST", "PUT", "DELETE"])
+@bp.get("/api/v2/jim")
 def jim() -> ResponseReturnValue:
-    """The chaos monkey is off: 404, as MailHog answers then."""
-    raise NotFound("Jim is not enabled")
+    """Jim's settings while it is on; 404 while it is off, as MailHog answers."""
+    settings = app_state().faults.view(JIM)
+    if settings is None:
+        raise NotFound("Jim is not enabled")
+    return json_response(settings)
+
+
+@bp.route("/api/v2/jim", methods=["POST", "PUT"])
+def set_jim() -> ResponseReturnValue:
+    """Turn Jim on (POST, 201) or change it (PUT; 404 while off), with its settings (any
+    left out keep MailHog's defaults). Jim's chances become fault rules, source ``jim``,
+    each with its probability: a refused connection, a disconnect at HELO, MAIL, RCPT or
+    DATA, a refused sender, recipient or login. Link speed is not slowed."""
+    faults = app_state().faults
+    if request.method == "PUT" and faults.view(JIM) is None:
+        raise NotFound("Jim is not enabled")
+    given = request.get_json(silent=True) if request.get_data() else None
+    settings = dict(JIM_DEFAULTS)
+    if isinstance(given, dict):
+        for key, value in given.items():
+            if key not in JIM_DEFAULTS:
+                raise BadRequest(f"{key}: not one of Jim's settings")
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise BadRequest(f"{key}: expected a number")
+            settings[key] = value
+    elif given is not None:
+        raise BadRequest("expected Jim's settings as a JSON object")
+    for key in JIM_CHANCES:
+        if not 0 <= settings[key] <= 1:
+            raise BadRequest(f"{key}: expected a chance from 0 to 1")
+    faults.replace(JIM, _jim_rules(settings), settings)
+    return json_response(settings, 201 if request.method == "POST" else 200)
+
+
+@bp.delete("/api/v2/jim")
+def stop_jim() -> ResponseReturnValue:
+    """Turn Jim off: its rules go."""
+    app_state().faults.replace(JIM, [], None)
+    return Response(b"", status=200)
+
+
+def _jim_rules(settings: dict[str, float]) -> list[dict[str, Any]]:
+    disconnect = settings["DisconnectChance"]
+    wanted: list[tuple[str, float, dict[str, str]]] = [
+        ("connect", 1 - settings["AcceptChance"], {"reply": "421 4.3.2 Jim refused you"}),
+        ("helo", disconnect, {"action": "disconnect"}),
+        ("mail", disconnect, {"action": "disconnect"}),
+        ("rcpt", disconnect, {"action": "disconnect"}),
+        ("data", disconnect, {"action": "drop"}),
+        ("mail", settings["RejectSenderChance"], {"reply": "550 5.7.1 Jim rejected the sender"}),
+        ("rcpt", settings["RejectRecipientChance"], {"reply": "550 5.7.1 Jim rejected you"}),
+        ("auth", settings["RejectAuthChance"], {"reply": "535 5.7.8 Jim rejected the login"}),
+    ]
+    return [
+        {"stage": stage, "probability": chance, **rule}
+        for stage, chance, rule in wanted
+        if chance > 0
+    ]
 
 
 @bp.get("/api/v2/outgoing-smtp")

@@ -48,6 +48,8 @@ DEFAULT_MAILBOX = "default"
 SNIPPET_LENGTH = 200
 _UNFOLD = re.compile(r"\r?\n[ \t]*")
 _NO_ADDRESS = {"Name": "", "Address": ""}
+CHAOS = "chaos"
+CHAOS_STAGES = {"Sender": "mail", "Recipient": "rcpt", "Authentication": "auth"}
 # An address a send request may name: no spaces, brackets, commas or line breaks.
 _EMAIL = re.compile(r"[^\s<>,;\"]{1,254}@[^\s<>,;\"@]{1,254}|[^\s<>,;\"@]{1,64}")
 
@@ -496,7 +498,8 @@ def info() -> ResponseReturnValue:
 
 @bp.get("/api/v1/webui")
 def webui() -> ResponseReturnValue:
-    """The web UI's settings, in Mailpit's shape: no relay, no SpamAssassin, no chaos."""
+    """The web UI's settings, in Mailpit's shape: no relay, no SpamAssassin; chaos is
+    catcher's fault rules."""
     return json_response(
         {
             "Label": "catcher",
@@ -510,7 +513,7 @@ def webui() -> ResponseReturnValue:
                 "PreserveMessageIDs": False,
             },
             "SpamAssassin": False,
-            "ChaosEnabled": False,
+            "ChaosEnabled": True,
             "DuplicatesIgnored": False,
             "HideDeleteAllButton": False,
         }
@@ -533,7 +536,39 @@ def change_tags(tag: str | None = None) -> ResponseReturnValue:
     )
 
 
-@bp.route("/api/v1/chaos", methods=["GET", "PUT"])
+@bp.get("/api/v1/chaos")
 def chaos() -> ResponseReturnValue:
-    """Not enabled (as Mailpit answers without --enable-chaos)."""
-    raise NotFound("chaos is not enabled")
+    """Mailpit's chaos triggers: a view onto catcher's fault rules (source ``chaos``)."""
+    return json_response(app_state().faults.view(CHAOS) or _triggers({}))
+
+
+@bp.put("/api/v1/chaos")
+def set_chaos() -> ResponseReturnValue:
+    """Set the triggers: ``{"Sender": {"ErrorCode": 451, "Probability": 20}, "Recipient":
+    ..., "Authentication": ...}`` (a probability in percent; one left out is off). Each
+    becomes a fault rule with that probability: MAIL, RCPT or AUTH answered with the code."""
+    triggers = _triggers(_body())
+    specs = []
+    for name, stage in CHAOS_STAGES.items():
+        code, percent = triggers[name]["ErrorCode"], triggers[name]["Probability"]
+        if percent > 0:
+            reply = f"{code} {code // 100}.3.0 Chaos {name.lower()} error"
+            specs.append({"stage": stage, "reply": reply, "probability": percent / 100})
+    app_state().faults.replace(CHAOS, specs, triggers)
+    return json_response(triggers)
+
+
+def _triggers(given: dict[str, Any]) -> dict[str, dict[str, int]]:
+    triggers = {}
+    for name in CHAOS_STAGES:
+        trigger = given.get(name) or {}
+        if not isinstance(trigger, dict):
+            raise BadRequest(f'{name}: expected {{"ErrorCode": 451, "Probability": 0}}')
+        code = trigger.get("ErrorCode", 451)
+        chance = trigger.get("Probability", 0)
+        if isinstance(code, bool) or not isinstance(code, int) or not 400 <= code <= 599:
+            raise BadRequest(f"{name}.ErrorCode: expected a code from 400 to 599")
+        if isinstance(chance, bool) or not isinstance(chance, int) or not 0 <= chance <= 100:
+            raise BadRequest(f"{name}.Probability: expected a percentage from 0 to 100")
+        triggers[name] = {"ErrorCode": code, "Probability": chance}
+    return triggers

@@ -237,7 +237,12 @@ NEW_FAULT = {
 FAULT = {
     "type": "object",
     "required": ["id", "stage", "match", "action", "fired"],
-    "properties": {"id": {"type": "integer"}, "fired": {"type": "integer"}, **FAULT_RULE_FIELDS},
+    "properties": {
+        "id": {"type": "integer"},
+        "fired": {"type": "integer"},
+        "source": {"type": ["string", "null"], "description": "the peer API view that made it"},
+        **FAULT_RULE_FIELDS,
+    },
 }
 SESSION = {
     "type": "object",

@@ -21,6 +21,10 @@ const plain = await value(cy.mhGetMailsBySubject("Plain quoted-printable").mhFir
 out.body = await value(cy.wrap(plain).mhGetBody());
 await value(cy.mhHasMailWithSubject("Copies for the team"));
 out.jim = await value(cy.mhGetJimMode());
+await value(cy.mhSetJimMode(true));
+out.jimOn = await value(cy.mhGetJimMode());
+await value(cy.mhSetJimMode(false));
+out.jimOff = await value(cy.mhGetJimMode());
 await value(cy.mhDeleteAll());
 out.afterDeleteAll = (await value(cy.mhGetAllMails())).length;
 console.log(JSON.stringify(out));

@@ -37,6 +37,9 @@ out.unreadAfterAllRead = (await client.listMessages()).unread;
 out.info = await client.getInfo();
 out.webui = await client.getConfiguration();
 out.latest = (await client.getMessageSummary()).Subject;
+out.chaosSet = await client.setChaosTriggers({ Sender: { ErrorCode: 451, Probability: 50 } });
+out.chaosRead = await client.getChaosTriggers();
+await client.setChaosTriggers({});
 const sent = await client.sendMessage({
   From: { Email: "api@shop.test", Name: "API Sender" },
   To: [{ Email: "ivan@example.com", Name: "Ivan" }],
