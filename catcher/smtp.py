@@ -58,15 +58,19 @@ class Handler:
             lambda: self.store.routes(recipients, login),
         )
 
-    async def _fault(self, server: SMTP, where: Where) -> str | None:
-        if not self.faults.active:
+    async def _fault(
+        self, server: SMTP, stage: str, envelope: SMTPEnvelope, **facts: Any
+    ) -> str | None:
+        """The reply a fault rule gives instead of the normal one; None as normal."""
+        if not self.faults.active:  # (no rules: nothing built, nothing locked)
             return None
+        where = self._where(server, stage, envelope, **facts)
         return await cast(CatcherSMTP, server).apply(self.faults.decide(where))
 
     async def handle_HELO(
         self, server: SMTP, session: Session, envelope: SMTPEnvelope, hostname: str
     ) -> str:
-        instead = await self._fault(server, self._where(server, "helo", envelope))
+        instead = await self._fault(server, "helo", envelope)
         if instead is not None:
             return instead
         session.host_name = hostname
@@ -80,7 +84,7 @@ class Handler:
         hostname: str,
         responses: list[str],
     ) -> list[str]:
-        instead = await self._fault(server, self._where(server, "helo", envelope))
+        instead = await self._fault(server, "helo", envelope)
         if instead is not None:
             session.host_name = None
             return [instead]
@@ -97,8 +101,7 @@ class Handler:
         address: str,
         mail_options: list[str],
     ) -> str:
-        where = self._where(server, "mail", envelope, sender=address)
-        instead = await self._fault(server, where)
+        instead = await self._fault(server, "mail", envelope, sender=address)
         if instead is not None:
             return instead
         envelope.mail_from = address
@@ -115,8 +118,7 @@ class Handler:
     ) -> str:
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return f"452 4.5.3 Too many recipients (at most {self.max_recipients})"
-        where = self._where(server, "rcpt", envelope, recipients=(address,))
-        instead = await self._fault(server, where)
+        instead = await self._fault(server, "rcpt", envelope, recipients=(address,))
         if instead is not None:
             return instead
         envelope.rcpt_tos.append(address)
@@ -124,8 +126,7 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: SMTPEnvelope) -> str:
-        where = self._where(server, "data", envelope, recipients=tuple(envelope.rcpt_tos))
-        instead = await self._fault(server, where)
+        instead = await self._fault(server, "data", envelope, recipients=tuple(envelope.rcpt_tos))
         if instead is not None:
             return instead  # not stored: the client was told it failed, or saw no reply
         raw = envelope.content

@@ -229,9 +229,10 @@ class CatcherSMTP(SMTP):
         text = status if isinstance(status, str) else status.decode("utf-8", "replace")
         if not self._greeted and text.startswith("220 "):
             self._greeted = True
-            instead = await self.apply(self.faults.decide(Where("connect", self.client)))
-            if instead is not None:
-                text = instead
+            if self.faults.active:
+                instead = await self.apply(self.faults.decide(Where("connect", self.client)))
+                if instead is not None:
+                    text = instead
         if text == DISCONNECT:
             self.logged("S", "(connection closed without a reply)")
             self._close()
@@ -272,11 +273,12 @@ class CatcherSMTP(SMTP):
     async def smtp_AUTH(self, arg: str) -> None:
         mechanism, _, initial = (arg or "").partition(" ")
         self.logged("C", f"AUTH {mechanism}" + (" ****" if initial else ""))
-        where = Where("auth", self.client, login=_initial_login(mechanism, initial))
-        instead = await self.apply(self.faults.decide(where))
-        if instead is not None:
-            await self.push(instead)
-            return
+        if self.faults.active:
+            where = Where("auth", self.client, login=_initial_login(mechanism, initial))
+            instead = await self.apply(self.faults.decide(where))
+            if instead is not None:
+                await self.push(instead)
+                return
         await super().smtp_AUTH(arg)
         auth = self.session.auth_data if self.session is not None else None
         if self.log is not None and isinstance(auth, str):
