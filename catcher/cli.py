@@ -28,7 +28,7 @@ from catcher.settings import (
 )
 
 if TYPE_CHECKING:
-    from catcher.faults import Rule, Where
+    from catcher.faults import Decision, Rule, Where
     from catcher.server import Catcher
 
 PORT = click.IntRange(0, 65535)
@@ -97,13 +97,25 @@ def peer_environment(environ: dict[str, str]) -> dict[str, str]:
 
 
 class RuleText(click.types.StringParamType):
-    """A fault rule's text; several in one variable are separated by ';'."""
+    """A fault rule's text; several in one variable are separated by ';' (one inside
+    quotes is part of the rule)."""
 
     name = "rule"
-    envvar_list_splitter = ";"
 
     def split_envvar_value(self, rv: str) -> list[str]:
-        return [part.strip() for part in rv.split(";") if part.strip()]
+        rules, current, quote = [], "", ""
+        for char in rv:
+            if quote:
+                quote = "" if char == quote else quote
+            elif char in "\"'":
+                quote = char
+            elif char == ";":
+                rules.append(current)
+                current = ""
+                continue
+            current += char
+        rules.append(current)
+        return [rule.strip() for rule in rules if rule.strip()]
 
 
 def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
@@ -342,13 +354,15 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-def _say_fault(rule: Rule, where: Where) -> None:
+def _say_fault(rule: Rule, where: Where, decision: Decision) -> None:
     """Each fault that fires, on the console: nobody should wonder why mail fails."""
     about = f" to {', '.join(where.recipients)}" if where.recipients else ""
-    what = rule.reply if rule.action == "reply" and rule.reply else rule.action
-    click.echo(
-        f"fault {rule.id} fired at {where.stage} from {where.client}{about}: {what}", err=True
-    )
+    done = {"disconnect": "closed the connection", "drop": "read the data, then closed"}
+    what = done.get(decision.action) or decision.reply or "the normal reply"
+    if decision.delay:
+        what = f"waited {decision.delay:g} s, then {what}"
+    where_from = f"at {where.stage} from {where.client}{about}"
+    click.echo(f"fault {rule.id} fired {where_from}: {what}", err=True)
 
 
 def _allow_open_files(wanted: int) -> None:

@@ -135,9 +135,10 @@ class Client:
 
         def read() -> dict[str, Any] | None:
             status, body = self._request("GET", f"/api/faults/{rule_id}", accept=(200, 404))
-            return json.loads(body) if status == 200 else None
+            found: dict[str, Any] = json.loads(body)
+            return found if status == 200 else found.get("finished")
 
-        return FaultRule(rule_id, remove, read, created.get("times"))
+        return FaultRule(rule_id, remove, read)
 
     def faults(self) -> list[dict[str, Any]]:
         """The fault rules in force (this mailbox's, for a mailbox's client)."""

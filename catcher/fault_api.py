@@ -40,7 +40,7 @@ def add_fault() -> ResponseReturnValue:
         rule = app_state().faults.add(json_body(), mailbox=mailbox)
     except FaultError as exc:
         raise BadRequest(str(exc)) from None
-    return wire.json_response(rule.as_json(), 201)
+    return wire.json_response(rule, 201)
 
 
 @bp.delete("/faults")
@@ -53,9 +53,14 @@ def clear_faults() -> ResponseReturnValue:
 @bp.get("/faults/<int:rule_id>")
 def get_fault(rule_id: int) -> ResponseReturnValue:
     """One rule, with how often it fired."""
-    found = app_state().faults.get(rule_id, mailbox_param(must_exist=False))
+    faults = app_state().faults
+    found = faults.get(rule_id, mailbox_param(must_exist=False))
     if found is None:
-        raise NotFound(f"no fault rule {rule_id} (a rule that used up its times is gone)")
+        finished = faults.finished(rule_id)
+        if finished is not None:  # how it ended, for those who ask how often it fired
+            error = f"fault rule {rule_id} used up its times and is gone"
+            return wire.json_response({"error": error, "finished": finished}, 404)
+        raise NotFound(f"no fault rule {rule_id}")
     return wire.json_response(found)
 
 

@@ -31,6 +31,17 @@ __all__ = [
 STAGES = ("connect", "helo", "auth", "mail", "rcpt", "data")
 ACTIONS = ("reply", "disconnect", "delay", "drop")
 MATCH_KEYS = ("to", "from", "login", "client", "mailbox")
+# What each stage knows to match on (a login is known from AUTH on; a mailbox from the
+# login, or from the recipients at RCPT and DATA).
+STAGE_KEYS = {
+    "connect": ("client",),
+    "helo": ("client", "login"),
+    "auth": ("client", "login", "mailbox"),
+    "mail": ("client", "login", "from", "mailbox"),
+    "rcpt": MATCH_KEYS,
+    "data": MATCH_KEYS,
+}
+MAX_FINISHED = 1000
 # What a rule replies when it gives no reply of its own.
 DEFAULT_REPLIES = {
     "connect": "421 4.3.2 Service not available, closing the connection",
@@ -52,16 +63,26 @@ class FaultError(ValueError):
     """A rule that cannot be read: the message names the field and what was wrong."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Where:
-    """What a rule can match on at one moment of a session."""
+    """What a rule can match on at one moment of a session; ``route`` names the
+    mailboxes mail to some recipients (from a login) goes to, asked once at most."""
 
     stage: str
     client: str = ""
     login: str | None = None
     sender: str | None = None
     recipients: tuple[str, ...] = ()
-    mailboxes: Callable[[], tuple[str, ...]] = lambda: ()
+    route: Callable[[tuple[str, ...], str | None], tuple[str, ...]] | None = None
+    _mailboxes: tuple[str, ...] | None = None
+
+    def mailboxes(self) -> tuple[str, ...]:
+        """The mailboxes this mail goes to: by its recipients, or before RCPT by the
+        login alone; none while neither is known."""
+        if self._mailboxes is None:
+            known = self.route is not None and (self.recipients or self.login)
+            self._mailboxes = self.route(self.recipients, self.login) if known else ()  # type: ignore[misc]
+        return self._mailboxes
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +163,8 @@ class Rule:
         self.seen += 1
         if self.rate is not None:
             key = where.login or where.client
+            if len(self._recent) > 10_000:  # logins and clients long quiet go
+                self._recent = {k: q for k, q in self._recent.items() if q[-1] > now - self._window}
             recent = self._recent.setdefault(key, deque())
             while recent and recent[0] <= now - self._window:
                 recent.popleft()
@@ -162,6 +185,11 @@ class Rule:
         return Decision(self.id, self.action, reply, self.delay)
 
 
+def _scoped(rule: Rule, mailbox: str | None) -> bool:
+    """Whether a rule belongs to a mailbox's view (every rule does to All mail's)."""
+    return mailbox is None or rule.match.get("mailbox") == mailbox
+
+
 def _glob(pattern: str, value: str) -> bool:
     return fnmatch.fnmatchcase(value.lower(), pattern.lower())
 
@@ -170,100 +198,96 @@ class Faults:
     """The rules in force, in order, behind one lock; read by the SMTP thread, changed
     through the API. ``on_fire`` hears of each rule that fires."""
 
-    def __init__(self, on_fire: Callable[[Rule, Where], None] | None = None) -> None:
+    def __init__(self) -> None:
         self._rules: list[Rule] = []
         self._lock = threading.Lock()
         self._next = 0
         self._fired = 0
-        self.on_fire = on_fire
+        # The rules that used up their times, as they ended (newest kept).
+        self._finished: dict[int, dict[str, Any]] = {}
+        # Told of each rule that fires (for the console), and when the rules change.
+        self.on_fire: Callable[[Rule, Where, Decision], None] | None = None
         # Told when the rules change (one is added, removed, or uses up its times).
         self.on_change: Callable[[], None] = lambda: None
         self._views: dict[str, Any] = {}
         self.active = False  # read without the lock on every SMTP step: any rules at all?
 
-    def add(self, spec: object, *, mailbox: str | None = None) -> Rule:
-        """A new rule, last in order; FaultError when ``spec`` cannot be read. With
-        ``mailbox``, the rule matches that mailbox's mail only."""
-        rule = parse_rule(spec, 0)
+    def add(self, spec: object, *, mailbox: str | None = None) -> dict[str, Any]:
+        """A new rule, last in order, as the API shows it; FaultError when ``spec``
+        cannot be read. With ``mailbox``, the rule matches that mailbox's mail only."""
+        rule = parse_rule(spec)
         if mailbox is not None:
+            if "mailbox" not in STAGE_KEYS[rule.stage]:
+                raise FaultError(f"mailbox: not known at stage {rule.stage}")
             rule.match["mailbox"] = mailbox
         with self._lock:
-            self._keep([rule])
+            self._keep([rule], self._rules)
+            shown = rule.as_json()
         self.on_change()
-        return rule
+        return shown
 
-    def replace(self, source: str, specs: list[dict[str, Any]], settings: Any = None) -> list[Rule]:
+    def replace(
+        self, source: str, specs: list[dict[str, Any]], settings: dict[str, Any] | None
+    ) -> None:
         """The rules a peer API's view keeps (``source``: its name) replaced by these, all
         or none, with that view's ``settings`` (None: the view is off); FaultError when
-        one cannot be read."""
-        rules = [parse_rule(spec, 0) for spec in specs]
+        one cannot be read or there would be too many."""
+        rules = [parse_rule(spec) for spec in specs]
         for rule in rules:
             rule.source = source
         with self._lock:
-            self._rules = [r for r in self._rules if r.source != source]
-            self._keep(rules)
-            self.active = bool(self._rules)
+            self._keep(rules, [r for r in self._rules if r.source != source])
             if settings is None:
                 self._views.pop(source, None)
             else:
                 self._views[source] = settings
         self.on_change()
-        return rules
 
-    def view(self, source: str) -> Any:
+    def view(self, source: str) -> dict[str, Any] | None:
         """A peer API view's settings, or None while it is off."""
         with self._lock:
             return self._views.get(source)
 
-    def of_source(self, source: str) -> list[Rule]:
-        """The rules a peer API's view made."""
-        with self._lock:
-            return [r for r in self._rules if r.source == source]
-
     # (call with the lock held)
-    def _keep(self, rules: list[Rule]) -> None:
-        if len(self._rules) + len(rules) > MAX_RULES:
+    def _keep(self, rules: list[Rule], others: list[Rule]) -> None:
+        """``others`` and then ``rules`` become the rules in force, or FaultError."""
+        if len(others) + len(rules) > MAX_RULES:
             raise FaultError(f"at most {MAX_RULES} rules")
         for rule in rules:
             self._next += 1
             rule.id = self._next
-            self._rules.append(rule)
+        self._rules = others + rules
         self.active = bool(self._rules)
 
     def rules(self, mailbox: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
-            return [
-                r.as_json()
-                for r in self._rules
-                if mailbox is None or r.match.get("mailbox") == mailbox
-            ]
+            return [r.as_json() for r in self._rules if _scoped(r, mailbox)]
 
     def get(self, rule_id: int, mailbox: str | None = None) -> dict[str, Any] | None:
         with self._lock:
-            for rule in self._rules:
-                if rule.id == rule_id and (mailbox is None or rule.match.get("mailbox") == mailbox):
-                    return rule.as_json()
-        return None
+            found = next((r for r in self._rules if r.id == rule_id and _scoped(r, mailbox)), None)
+            return found.as_json() if found is not None else None
+
+    def finished(self, rule_id: int) -> dict[str, Any] | None:
+        """A rule that used up its times, as it ended (for a while afterwards)."""
+        with self._lock:
+            return self._finished.get(rule_id)
 
     def remove(self, rule_id: int, mailbox: str | None = None) -> bool:
         with self._lock:
-            for rule in self._rules:
-                if rule.id == rule_id and (mailbox is None or rule.match.get("mailbox") == mailbox):
-                    self._rules.remove(rule)
-                    self.active = bool(self._rules)
-                    break
-            else:
+            kept = [r for r in self._rules if not (r.id == rule_id and _scoped(r, mailbox))]
+            if len(kept) == len(self._rules):
                 return False
+            self._rules = kept
+            self.active = bool(kept)
         self.on_change()
         return True
 
     def clear(self, mailbox: str | None = None) -> list[int]:
         """Remove every rule (or a mailbox's); the ids removed."""
         with self._lock:
-            gone = [
-                r.id for r in self._rules if mailbox is None or r.match.get("mailbox") == mailbox
-            ]
-            self._rules = [r for r in self._rules if r.id not in gone]
+            gone = [r.id for r in self._rules if _scoped(r, mailbox)]
+            self._rules = [r for r in self._rules if not _scoped(r, mailbox)]
             self.active = bool(self._rules)
             if mailbox is None:
                 self._views.clear()
@@ -277,6 +301,7 @@ class Faults:
             had = bool(self._rules)
             self._rules = []
             self._views.clear()
+            self._finished.clear()
             self._fired = 0
             self.active = False
         if had:
@@ -308,6 +333,9 @@ class Faults:
                     if rule.times <= 0:
                         self._rules.remove(rule)
                         self.active = bool(self._rules)
+                        self._finished[rule.id] = rule.as_json()
+                        if len(self._finished) > MAX_FINISHED:
+                            del self._finished[next(iter(self._finished))]
                         used_up = True
                 decision = rule.decision()
                 fired = rule
@@ -315,7 +343,7 @@ class Faults:
             else:
                 return None
         if self.on_fire is not None:
-            self.on_fire(fired, where)
+            self.on_fire(fired, where, decision)
         if used_up:
             self.on_change()
         return decision
@@ -348,7 +376,7 @@ def rule_spec(
         "probability": probability, "seed": seed,
     }  # fmt: skip
     spec.update({k: v for k, v in given.items() if v is not None})
-    parse_rule(spec, 0)  # a bad rule is refused here, where the caller wrote it
+    parse_rule(spec)  # a bad rule is refused here, where the caller wrote it
     return spec
 
 
@@ -361,12 +389,10 @@ class FaultRule:
         rule_id: int,
         remove: Callable[[], object],
         read: Callable[[], dict[str, Any] | None],
-        times: int | None = None,
     ) -> None:
         self.id = rule_id
         self._remove = remove
-        self._read = read
-        self._times = times
+        self._read = read  # the rule as the API shows it, or as it ended; None: gone
         self._last = 0
         self._removed = False
 
@@ -376,8 +402,6 @@ class FaultRule:
         found = None if self._removed else self._read()
         if found is not None:
             self._last = int(found["fired"])
-        elif not self._removed and self._times is not None:
-            self._last = self._times  # gone by itself: it used up every one of its times
         return self._last
 
     def remove(self) -> None:
@@ -396,7 +420,7 @@ class FaultRule:
         return f"<FaultRule {self.id}>"
 
 
-def parse_rule(spec: object, rule_id: int) -> Rule:
+def parse_rule(spec: object) -> Rule:
     """A rule from its JSON shape (see the module's docstring); FaultError otherwise."""
     if not isinstance(spec, dict):
         raise FaultError('a rule is a JSON object: {"stage": "rcpt", "reply": "451 ..."}')
@@ -417,6 +441,9 @@ def parse_rule(spec: object, rule_id: int) -> Rule:
             raise FaultError(f"match: unknown key {key!r} (use {', '.join(MATCH_KEYS)})")
         if not isinstance(value, str) or not value or len(value) > 320:
             raise FaultError(f"match.{key}: expected a pattern of 1 to 320 characters")
+        if key not in STAGE_KEYS[stage]:
+            known = ", ".join(STAGE_KEYS[stage])
+            raise FaultError(f"match.{key}: not known at stage {stage} (it knows {known})")
     action = spec.get("action", "reply")
     if action not in ACTIONS:
         raise FaultError(f"action: expected one of {', '.join(ACTIONS)}, got {action!r}")
@@ -458,7 +485,7 @@ def parse_rule(spec: object, rule_id: int) -> Rule:
     if sum(x is not None for x in (every, rate, probability)) > 1:
         raise FaultError("every, rate and probability: give one at most")
     rule = Rule(
-        rule_id, stage, {k: str(v) for k, v in match.items()}, action, reply, delay, times,
+        0, stage, {k: str(v) for k, v in match.items()}, action, reply, delay, times,
         every, rate, None if probability is None else float(probability), seed,
     )  # fmt: skip
     if probability is not None:
@@ -529,8 +556,8 @@ def read_rule(text: str) -> dict[str, Any]:
             found = json.loads(text)
         except ValueError as exc:
             raise FaultError(f"{text[:80]!r}: not JSON ({exc})") from None
-        parse_rule(found, 0)
+        parse_rule(found)
         return found  # type: ignore[no-any-return]
     spec = parse_line(text)
-    parse_rule(spec, 0)
+    parse_rule(spec)
     return spec

@@ -18,8 +18,12 @@ from typing import Any
 __all__ = ["Session", "SessionLog"]
 
 MAX_SESSIONS = 200
-MAX_LINES = 200
+# A session keeps its first lines and its last ones (where a failure usually is).
+HEAD_LINES = 50
+TAIL_LINES = 150
 MAX_LINE = 512
+# Ids of the messages a session stored and rules that fired in it, kept at most.
+MAX_IDS = 1000
 
 
 @dataclass(slots=True)
@@ -32,9 +36,11 @@ class Session:
     ended: datetime | None = None
     login: str | None = None
     lines: list[tuple[str, str]] = field(default_factory=list)  # ("C" or "S", text)
-    dropped: int = 0  # lines past MAX_LINES
+    tail: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+    dropped: int = 0  # lines between the head and the tail, not kept
     faults: list[int] = field(default_factory=list)
     messages: list[int] = field(default_factory=list)
+    stored: int = 0  # messages in all
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -44,12 +50,21 @@ class Session:
             "ended": _iso(self.ended) if self.ended else None,
             "login": self.login,
             "transcript": [
-                {"from": "client" if d == "C" else "server", "line": t} for d, t in self.lines
+                {"from": "client" if d == "C" else "server", "line": t}
+                for d, t in [*self.lines, *self.tail]
             ],
             "lines_dropped": self.dropped,
-            "faults": list(self.faults),
-            "messages": list(self.messages),
+            "faults": self.faults,
+            "messages": self.messages,
+            "messages_stored": self.stored,
         }
+
+    def copy(self) -> Session:
+        return Session(
+            self.id, self.client, self.started, self.ended, self.login, list(self.lines),
+            deque(self.tail, maxlen=TAIL_LINES), self.dropped, list(self.faults),
+            list(self.messages), self.stored,
+        )  # fmt: skip
 
 
 def _iso(moment: datetime) -> str:
@@ -72,10 +87,27 @@ class SessionLog:
 
     def line(self, session: Session, direction: str, text: str) -> None:
         with self._lock:
-            if len(session.lines) >= MAX_LINES:
-                session.dropped += 1
+            if len(session.lines) < HEAD_LINES:
+                session.lines.append((direction, text[:MAX_LINE]))
                 return
-            session.lines.append((direction, text[:MAX_LINE]))
+            if len(session.tail) == TAIL_LINES:
+                session.dropped += 1
+            session.tail.append((direction, text[:MAX_LINE]))
+
+    def login(self, session: Session, user: str) -> None:
+        with self._lock:
+            session.login = user
+
+    def fault(self, session: Session, rule_id: int) -> None:
+        with self._lock:
+            if len(session.faults) < MAX_IDS:
+                session.faults.append(rule_id)
+
+    def stored(self, session: Session, message_id: int) -> None:
+        with self._lock:
+            session.stored += 1
+            if len(session.messages) < MAX_IDS:
+                session.messages.append(message_id)
 
     def close(self, session: Session) -> None:
         with self._lock:
@@ -84,8 +116,8 @@ class SessionLog:
     def sessions(self, limit: int = MAX_SESSIONS) -> list[dict[str, Any]]:
         """The newest sessions first."""
         with self._lock:
-            newest = list(itertools.islice(reversed(self._sessions), limit))
-            return [s.as_json() for s in newest]
+            newest = [s.copy() for s in itertools.islice(reversed(self._sessions), limit)]
+        return [s.as_json() for s in newest]
 
     def clear(self) -> None:
         with self._lock:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session, TLSSetupException
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, Session, TLSSetupException
 from aiosmtpd.smtp import Envelope as SMTPEnvelope
 
 from catcher.faults import Faults, Where
@@ -37,12 +37,18 @@ class Handler:
     """Envelope in, message into the store, status string out; fault rules first."""
 
     def __init__(
-        self, store: MessageStore, settings: Settings, stats: SMTPStats, faults: Faults
+        self,
+        store: MessageStore,
+        settings: Settings,
+        stats: SMTPStats,
+        faults: Faults,
+        session_log: SessionLog,
     ) -> None:
         self.store = store
         self.max_recipients = settings.max_recipients
         self.stats = stats
         self.faults = faults
+        self.session_log = session_log
 
     def _where(self, server: SMTP, stage: str, envelope: SMTPEnvelope, **facts: Any) -> Where:
         session = cast(CatcherSMTP, server)
@@ -55,7 +61,7 @@ class Handler:
             login,
             facts.pop("sender", envelope.mail_from),
             recipients,
-            lambda: self.store.routes(recipients, login),
+            self.store.routes,
         )
 
     async def _fault(
@@ -69,12 +75,12 @@ class Handler:
 
     async def handle_HELO(
         self, server: SMTP, session: Session, envelope: SMTPEnvelope, hostname: str
-    ) -> str:
+    ) -> object:
         instead = await self._fault(server, "helo", envelope)
         if instead is not None:
+            session.host_name = None  # refused: MAIL still needs a greeting
             return instead
-        session.host_name = hostname
-        return f"250 {server.hostname}"
+        return MISSING  # aiosmtpd's own reply
 
     async def handle_EHLO(
         self,
@@ -100,13 +106,9 @@ class Handler:
         envelope: SMTPEnvelope,
         address: str,
         mail_options: list[str],
-    ) -> str:
+    ) -> object:
         instead = await self._fault(server, "mail", envelope, sender=address)
-        if instead is not None:
-            return instead
-        envelope.mail_from = address
-        envelope.mail_options.extend(mail_options)
-        return "250 OK"
+        return MISSING if instead is None else instead  # MISSING: aiosmtpd takes the sender
 
     async def handle_RCPT(
         self,
@@ -147,7 +149,7 @@ class Handler:
         self.stats.accepted += 1
         log_session = cast(CatcherSMTP, server).log
         if log_session is not None:
-            log_session.messages.append(message.id)
+            self.session_log.stored(log_session, message.id)
         # Replying only after the message is stored means a client that saw 250
         # can read it from the API at once.
         return f"250 2.0.0 OK queued as {message.id}"
@@ -170,10 +172,13 @@ def _is_tls(server: SMTP) -> bool:
 def make_authenticator(
     credentials: tuple[str, str] | None,
     mailbox_login: Callable[[str, str, str | None], bool | None],
+    faults: Faults | None = None,
+    route: Callable[[tuple[str, ...], str | None], tuple[str, ...]] | None = None,
 ) -> Callable[..., AuthResult]:
     """Accept any login, or only the given one; a login a mailbox claims (its
     ``smtp_user``) needs that mailbox's password. The user name is kept with each message
-    and routes it."""
+    and routes it. Fault rules at stage ``auth`` are asked here, where the login is known;
+    the session carries out what one decides in place of AUTH's reply."""
 
     def authenticate(
         server: SMTP, session: Session, envelope: SMTPEnvelope, mechanism: str, data: Any
@@ -182,6 +187,12 @@ def make_authenticator(
             return AuthResult(success=False, handled=False)
         user = data.login.decode("utf-8", "replace")
         password = data.password.decode("utf-8", "replace")
+        if faults is not None and faults.active:
+            protocol = cast(CatcherSMTP, server)
+            decision = faults.decide(Where("auth", protocol.client, user, route=route))
+            protocol.pending = decision
+            if decision is not None and (decision.reply or decision.action != "delay"):
+                return AuthResult(success=False, handled=False)  # (its reply is replaced)
         claimed = mailbox_login(user, password, credentials[1] if credentials else None)
         if claimed is False or (
             claimed is None and credentials is not None and (user, password) != credentials
@@ -267,7 +278,7 @@ class SMTPServer:
         self.stats = SMTPStats()
         self.faults = faults if faults is not None else Faults()
         self.session_log = session_log if session_log is not None else SessionLog()
-        self.handler = Handler(store, settings, self.stats, self.faults)
+        self.handler = Handler(store, settings, self.stats, self.faults, self.session_log)
         self.address: tuple[str, int] | None = None
         self.smtps_address: tuple[str, int] | None = None
         self._servers: list[asyncio.Server] = []
@@ -311,7 +322,9 @@ class SMTPServer:
             self.settings,
             tls_context=self.tls_context,
             implicit_tls=implicit_tls,
-            authenticator=make_authenticator(self.settings.smtp_auth, self.store.check_login),
+            authenticator=make_authenticator(
+                self.settings.smtp_auth, self.store.check_login, self.faults, self.store.routes
+            ),
             loop=loop,
             live=self._live,
             stats=self.stats,

@@ -10,7 +10,14 @@ Private names (leading underscore) it overrides, reads, calls or sets:
 - ``_reader`` and ``_writer`` (set by ``_cb_client_connected``);
 - ``_set_post_data_state()``, ``_call_handler_hook()``, ``_decode_data``;
 - ``_auth_required`` (set after ``__init__``, which warns when it is given there);
-- ``_timeout_cb`` (extended: an idle session gets a 421 before the close).
+- ``_timeout_cb`` (extended: an idle session gets a 421 before the close);
+- ``_timeout_handle`` and ``_reset_timeout()`` (a fault rule's delay stops the idle timer
+  while it waits).
+
+Hooks it relies on: the handler's ``handle_HELO``, ``handle_EHLO``, ``handle_MAIL`` and
+``handle_RCPT`` (returning ``MISSING`` keeps aiosmtpd's own reply), the authenticator
+(which may leave AUTH's reply to be replaced), and every reply going through ``push``.
+The ``smtp_*`` command methods are wrapped to log each command.
 
 Undocumented public names:
 
@@ -34,8 +41,6 @@ Documented names whose inner workings it relies on:
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import collections
 import functools
 import re
@@ -162,6 +167,10 @@ class CatcherSMTP(SMTP):
         self.faults = faults if faults is not None else Faults()
         self._sessions = sessions
         self.log: Session | None = None
+        self.client = ""
+        # A fault rule's decision about the next reply (AUTH's, decided where the login
+        # is known: in the authenticator).
+        self.pending: Decision | None = None
         self._greeted = False
         self._close_after_reply = False
         super().__init__(
@@ -189,9 +198,10 @@ class CatcherSMTP(SMTP):
         if self.transport is None:  # not the second call that STARTTLS makes
             self._live.add(self)
             self._stats.connections += 1
+            peer = transport.get_extra_info("peername")
+            self.client = str(peer[0]) if isinstance(peer, tuple) else ""
             if self._sessions is not None:
-                peer = transport.get_extra_info("peername")
-                self.log = self._sessions.open(str(peer[0]) if isinstance(peer, tuple) else "")
+                self.log = self._sessions.open(self.client)
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -201,8 +211,8 @@ class CatcherSMTP(SMTP):
         super().connection_lost(error)
 
     @property
-    def client(self) -> str:
-        return self.log.client if self.log is not None else ""
+    def closing(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
 
     def logged(self, direction: str, text: str) -> None:
         """Keep a line of the conversation in the session log."""
@@ -215,10 +225,15 @@ class CatcherSMTP(SMTP):
         normal."""
         if decision is None:
             return None
-        if self.log is not None:
-            self.log.faults.append(decision.rule)
+        if self.log is not None and self._sessions is not None:
+            self._sessions.fault(self.log, decision.rule)
         if decision.delay:
+            # The idle timer must not take the wait for a silent client.
+            if self._timeout_handle is not None:
+                self._timeout_handle.cancel()
             await asyncio.sleep(decision.delay)
+            if not self.closing:
+                self._reset_timeout()
         if decision.closes:
             self._close_after_reply = True
         if decision.action in ("disconnect", "drop"):
@@ -227,12 +242,21 @@ class CatcherSMTP(SMTP):
 
     async def push(self, status: AnyStr) -> None:
         text = status if isinstance(status, str) else status.decode("utf-8", "replace")
+        if self.closing:
+            return  # (commands the client pipelined after a reply that closed)
+        if self.pending is not None:
+            decision, self.pending = self.pending, None
+            instead = await self.apply(decision)
+            if instead is not None:
+                text = instead
         if not self._greeted and text.startswith("220 "):
             self._greeted = True
             if self.faults.active:
                 instead = await self.apply(self.faults.decide(Where("connect", self.client)))
                 if instead is not None:
                     text = instead
+                    # A refused greeting ends the session: nothing else may go on.
+                    self._close_after_reply = True
         if text == DISCONNECT:
             self.logged("S", "(connection closed without a reply)")
             self._close()
@@ -254,6 +278,7 @@ class CatcherSMTP(SMTP):
         if self.transport is not None and not self.transport.is_closing():
             transport = cast(asyncio.WriteTransport, self.transport)
             transport.write(b"421 4.4.2 Idle too long, closing the connection\r\n")
+            self.logged("S", "421 4.4.2 Idle too long, closing the connection")
         super()._timeout_cb()  # type: ignore[no-untyped-call]
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
@@ -273,19 +298,15 @@ class CatcherSMTP(SMTP):
     async def smtp_AUTH(self, arg: str) -> None:
         mechanism, _, initial = (arg or "").partition(" ")
         self.logged("C", f"AUTH {mechanism}" + (" ****" if initial else ""))
-        if self.faults.active:
-            where = Where("auth", self.client, login=_initial_login(mechanism, initial))
-            instead = await self.apply(self.faults.decide(where))
-            if instead is not None:
-                await self.push(instead)
-                return
         await super().smtp_AUTH(arg)
         auth = self.session.auth_data if self.session is not None else None
-        if self.log is not None and isinstance(auth, str):
-            self.log.login = auth
+        if self.log is not None and self._sessions is not None and isinstance(auth, str):
+            self._sessions.login(self.log, auth)
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
+        if self.closing:
+            return
         self.logged("C", "DATA" if not arg else f"DATA {arg}")
         # The checks and replies are aiosmtpd's; the reading is read_data's, which takes
         # lines of any length (aiosmtpd answers 500 past its stream limit); only the
@@ -328,6 +349,8 @@ def _logging(name: str) -> Callable[..., Any]:
 
     @functools.wraps(original)
     async def command(self: CatcherSMTP, arg: str | None) -> None:
+        if self.closing:
+            return
         self.logged("C", name if not arg else f"{name} {arg}")
         await original(self, arg)
 
@@ -336,17 +359,3 @@ def _logging(name: str) -> Callable[..., Any]:
 
 for _name in LOGGED_COMMANDS:
     setattr(CatcherSMTP, f"smtp_{_name}", _logging(_name))
-
-
-def _initial_login(mechanism: str, initial: str) -> str | None:
-    """The user an AUTH command names in its initial response, when it names one."""
-    try:
-        data = base64.b64decode(initial, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    if mechanism.upper() == "PLAIN":
-        parts = data.split(b"\x00")
-        return parts[1].decode("utf-8", "replace") if len(parts) == 3 else None
-    if mechanism.upper() == "LOGIN" and data:
-        return data.decode("utf-8", "replace")
-    return None

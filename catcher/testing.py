@@ -320,9 +320,11 @@ class Mailbox(_Mail):
 
     def _fault(self, spec: dict[str, Any]) -> FaultRule:
         faults = self.catcher.faults
-        rule = faults.add(spec)
+        rule_id = int(faults.add(spec)["id"])
         return FaultRule(
-            rule.id, lambda: faults.remove(rule.id), lambda: faults.get(rule.id), rule.times
+            rule_id,
+            lambda: faults.remove(rule_id),
+            lambda: faults.get(rule_id) or faults.finished(rule_id),
         )
 
     def __repr__(self) -> str:

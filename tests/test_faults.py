@@ -4,10 +4,13 @@ as they say, a dropped message is not stored, and the session log tells what hap
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import smtplib
+import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -357,3 +360,179 @@ def test_nodemailer_sees_the_codes_and_gets_through_on_retry(catcher: Catcher, h
     again = nodemailer(catcher, "ada@example.com", "later")
     assert again["ok"] is True and again["response"].startswith("250 2.0.0 OK queued as")
     assert subjects(catcher) == ["later"]
+
+
+# -- edges ---------------------------------------------------------------------------------------
+
+
+def test_a_mailbox_rule_before_rcpt_goes_by_the_login(catcher: Catcher, http: Http) -> None:
+    add(http, {"stage": "mail", "reply": "451 4.3.0 Busy"}, "/api/faults?mailbox=job-1")
+    with smtp_client(catcher) as client:
+        client.ehlo()
+        assert client.mail("a@shop.test")[0] == 250  # no login: no mailbox known yet
+    with smtp_client(catcher) as client:
+        client.login("job-1", "pw")
+        assert client.mail("a@shop.test") == (451, b"4.3.0 Busy")
+    with smtp_client(catcher) as client:
+        client.login("job-2", "pw")
+        assert client.mail("a@shop.test")[0] == 250
+
+
+@pytest.mark.parametrize(
+    ("rule", "complaint"),
+    [
+        ({"stage": "connect", "match": {"to": "a@b.test"}}, "not known at stage connect"),
+        ({"stage": "helo", "match": {"from": "a@b.test"}}, "not known at stage helo"),
+        ({"stage": "mail", "match": {"to": "a@b.test"}}, "not known at stage mail"),
+    ],
+)
+def test_a_match_a_stage_cannot_know_is_refused(
+    catcher: Catcher, http: Http, rule: dict[str, Any], complaint: str
+) -> None:
+    status, reply = http.json("POST", "/api/faults", rule)
+    assert status == 400 and complaint in reply["error"]
+    status, reply = http.json("POST", "/api/faults?mailbox=w1", {"stage": "connect"})
+    assert status == 400 and "mailbox" in reply["error"]
+
+
+def test_auth_rules_see_the_login_however_it_is_sent(catcher: Catcher, http: Http) -> None:
+    add(http, {"stage": "auth", "match": {"login": "job-*"}, "reply": "454 4.7.0 Try later"})
+    for mechanism in ("LOGIN", "PLAIN"):
+        with smtp_client(catcher) as client:
+            client.ehlo()
+            client.user, client.password = "job-4", "pw"
+            # Without an initial response: the login comes on a line of its own.
+            code, _ = client.docmd("AUTH", mechanism)
+            assert code == 334
+            if mechanism == "LOGIN":
+                code, _ = client.docmd(base64.b64encode(b"job-4").decode())
+                assert code == 334
+                reply = client.docmd(base64.b64encode(b"pw").decode())
+            else:
+                reply = client.docmd(base64.b64encode(b"\x00job-4\x00pw").decode())
+            assert reply == (454, b"4.7.0 Try later"), mechanism
+    with smtp_client(catcher) as client:
+        client.login("someone", "pw")  # not matched
+
+
+def test_a_long_delay_is_not_taken_for_an_idle_client(make_catcher: Any) -> None:
+    catcher = make_catcher(smtp_timeout=1.0)
+    Http(catcher.url).json(
+        "POST", "/api/faults", {"stage": "rcpt", "action": "delay", "delay": 1.5}
+    )
+    with smtp_client(catcher) as client:
+        client.ehlo()
+        client.mail("a@shop.test")
+        assert client.rcpt("ada@example.com") == (250, b"OK")
+
+
+def test_a_refused_greeting_ends_the_session(catcher: Catcher, http: Http) -> None:
+    add(http, {"stage": "connect", "reply": "554 5.3.2 Not now"})
+    client = smtplib.SMTP(timeout=30)
+    try:
+        assert client.connect(*catcher.smtp_address) == (554, b"5.3.2 Not now")
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            client.ehlo()
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("action", ["disconnect", "delay"])
+def test_connect_disconnect_and_delay(catcher: Catcher, http: Http, action: str) -> None:
+    rule = {"stage": "connect", "action": action, "times": 1}
+    add(http, {**rule, "delay": 0.3} if action == "delay" else rule)
+    client = smtplib.SMTP(timeout=30)
+    try:
+        started = time.monotonic()
+        if action == "disconnect":
+            with pytest.raises(smtplib.SMTPServerDisconnected):
+                client.connect(*catcher.smtp_address)
+        else:
+            assert client.connect(*catcher.smtp_address)[0] == 220
+            assert time.monotonic() - started >= 0.25
+    finally:
+        client.close()
+
+
+def test_a_refused_helo_takes_the_earlier_greeting_back(catcher: Catcher, http: Http) -> None:
+    with smtp_client(catcher) as client:
+        assert client.ehlo()[0] == 250
+        add(http, {"stage": "helo", "reply": "550 5.7.1 Go away"})
+        assert client.helo() == (550, b"5.7.1 Go away")
+        assert client.mail("a@shop.test")[0] == 503
+
+
+def test_pipelined_commands_after_a_close_are_neither_run_nor_logged(
+    catcher: Catcher, http: Http
+) -> None:
+    add(http, {"stage": "mail", "reply": "421 4.7.0 Closing"})
+    with socket.create_connection(catcher.smtp_address, timeout=30) as raw:
+        raw.recv(1024)
+        raw.sendall(b"EHLO x\r\nMAIL FROM:<a@shop.test>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+        received = b""
+        while chunk := raw.recv(65536):
+            received += chunk
+    assert received.endswith(b"421 4.7.0 Closing\r\n")
+    [session] = http.get("/api/sessions?limit=1")["sessions"]
+    lines = [t["line"] for t in session["transcript"]]
+    assert lines[-1] == "421 4.7.0 Closing" and not any(line.startswith("RCPT") for line in lines)
+
+
+def test_the_session_log_keeps_the_start_and_the_end(catcher: Catcher, http: Http) -> None:
+    with smtp_client(catcher) as client:
+        client.ehlo()
+        for _ in range(300):
+            client.noop()
+        client.sendmail("a@shop.test", ["ada@example.com"], message("last"))
+    [session] = http.get("/api/sessions?limit=1")["sessions"]
+    lines = [t["line"] for t in session["transcript"]]
+    assert lines[0].startswith("220 ") and len(lines) == 200
+    assert session["lines_dropped"] > 0 and "QUIT" in lines[-2] and lines[-1].startswith("221")
+    assert session["messages_stored"] == 1
+
+
+def test_a_client_address_rule(catcher: Catcher, http: Http) -> None:
+    add(http, {"stage": "mail", "match": {"client": "10.*"}, "reply": "550 5.7.1 Not you"})
+    add(
+        http,
+        {"stage": "mail", "match": {"client": "127.0.0.*"}, "reply": "451 4.7.1 You", "times": 1},
+    )
+    with smtp_client(catcher) as client:
+        client.ehlo()
+        assert client.mail("a@shop.test") == (451, b"4.7.1 You")
+
+
+def test_a_fault_rules_count_outlives_it_only_when_it_used_its_times(
+    catcher: Catcher, http: Http
+) -> None:
+    from catcher import Client
+
+    client = Client(catcher.url)
+    used_up = client.fault("rcpt", times=1)
+    cleared = client.fault("rcpt", to="nobody@example.com", times=5)
+    _rcpt_codes(catcher, 1)
+    client.clear_faults()
+    assert used_up.fired == 1 and cleared.fired == 0
+
+
+def test_rules_from_a_file(tmp_path: Path) -> None:
+    rules = tmp_path / "faults.json"
+    rules.write_text(json.dumps([{"stage": "rcpt", "reply": "452 4.2.2 Full"}]))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"stage": "rcpt"}')
+    command = [sys.executable, "-m", "catcher", "--smtp-port", "0", "--http-port", "0"]
+    refused = subprocess.run(
+        [*command, "--faults-file", str(bad)], capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 2 and "expected a JSON list of rules" in refused.stderr
+    process = subprocess.Popen(
+        [*command, "--faults-file", str(rules)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        banner = "".join(process.stdout.readline() for _ in range(3))
+        url = banner.split("HTTP", 1)[1].split()[0]
+        assert [r["reply"] for r in Http(url).get("/api/faults")["faults"]] == ["452 4.2.2 Full"]
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)

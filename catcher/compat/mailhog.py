@@ -26,6 +26,7 @@ from catcher.api import (
     part_response,
     store,
 )
+from catcher.faults import FaultError
 from catcher.filters import Filter
 from catcher.message import Message
 from catcher.parsing import Entity, parse_tree
@@ -214,7 +215,10 @@ def set_jim() -> ResponseReturnValue:
     for key in JIM_CHANCES:
         if not 0 <= settings[key] <= 1:
             raise BadRequest(f"{key}: expected a chance from 0 to 1")
-    faults.replace(JIM, _jim_rules(settings), settings)
+    try:
+        faults.replace(JIM, _jim_rules(settings), settings)
+    except FaultError as exc:
+        raise BadRequest(str(exc)) from None
     return json_response(settings, 201 if request.method == "POST" else 200)
 
 

@@ -33,6 +33,7 @@ from catcher.api import (
     store,
 )
 from catcher.compat import sending
+from catcher.faults import FaultError
 from catcher.filters import Filter, Term, hidden_recipients
 from catcher.message import Delivery, Message, Summary
 from catcher.parsing import Address, Parsed, html_text, part_contents, raw_headers
@@ -554,7 +555,10 @@ def set_chaos() -> ResponseReturnValue:
         if percent > 0:
             reply = f"{code} {code // 100}.3.0 Chaos {name.lower()} error"
             specs.append({"stage": stage, "reply": reply, "probability": percent / 100})
-    app_state().faults.replace(CHAOS, specs, triggers)
+    try:
+        app_state().faults.replace(CHAOS, specs, triggers)
+    except FaultError as exc:
+        raise BadRequest(str(exc)) from None
     return json_response(triggers)
 
 
