@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from catcher import __version__
+from catcher.faults import FaultError, read_rule
 from catcher.settings import (
     DEFAULTS,
     EVENT_LOOPS,
@@ -104,8 +107,13 @@ class RuleText(click.types.StringParamType):
 
     def split_envvar_value(self, rv: str) -> list[str]:
         rules, current, quote = [], "", ""
+        escaped = False
         for char in rv:
-            if quote:
+            if escaped:
+                escaped = False
+            elif quote and char == "\\":
+                escaped = True
+            elif quote:
                 quote = "" if char == quote else quote
             elif char in "\"'":
                 quote = char
@@ -304,6 +312,11 @@ def main(ctx: click.Context, /, **options: Any) -> None:
             raise click.UsageError(f"--faults-file: not JSON ({exc})") from None
         if not isinstance(found, list):
             raise click.UsageError("--faults-file: expected a JSON list of rules")
+        for n, rule in enumerate(found, 1):
+            try:
+                read_rule(json.dumps(rule))
+            except FaultError as error:
+                raise click.UsageError(f"--faults-file: rule {n}: {error}") from None
         rules += [json.dumps(rule) for rule in found]
     options["faults"] = tuple(rules)
     try:
@@ -343,10 +356,14 @@ def serve(settings: Settings) -> int:
             click.echo(f"catcher: {error}", err=True)
             return 1
         _banner(catcher, settings)
-        catcher.faults.on_fire = _say_fault
+        lines = _FaultLines()
+        catcher.faults.on_fire = lines
         while not done.wait(3600):
             pass
     finally:
+        if catcher.faults.on_fire is not None:
+            catcher.faults.on_fire = None
+            lines.drain(2.0)
         catcher.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -354,15 +371,43 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-def _say_fault(rule: Rule, where: Where, decision: Decision) -> None:
-    """Each fault that fires, on the console: nobody should wonder why mail fails."""
-    about = f" to {', '.join(where.recipients)}" if where.recipients else ""
-    done = {"disconnect": "closed the connection", "drop": "read the data, then closed"}
-    what = done.get(decision.action) or decision.reply or "the normal reply"
-    if decision.delay:
-        what = f"waited {decision.delay:g} s, then {what}"
-    where_from = f"at {where.stage} from {where.client}{about}"
-    click.echo(f"fault {rule.id} fired {where_from}: {what}", err=True)
+class _FaultLines:
+    """Each fault that fires, on the console: nobody should wonder why mail fails. The
+    SMTP thread only queues the line; a thread of its own writes it, so a console nobody
+    reads never stalls SMTP (past 1,000 waiting lines, more are counted, not queued)."""
+
+    def __init__(self) -> None:
+        self.lines: queue.Queue[str] = queue.Queue(maxsize=1000)
+        self.dropped = 0
+        threading.Thread(target=self._write, name="catcher-fault-lines", daemon=True).start()
+
+    def __call__(self, rule: Rule, where: Where, decision: Decision) -> None:
+        about = f" to {', '.join(where.recipients)}" if where.recipients else ""
+        done = {"disconnect": "closed the connection", "drop": "read the data, then closed"}
+        what = done.get(decision.action) or decision.reply or "the normal reply"
+        if decision.delay:
+            what = f"waited {decision.delay:g} s, then {what}"
+        try:
+            self.lines.put_nowait(
+                f"fault {rule.id} fired at {where.stage} from {where.client}{about}: {what}"
+            )
+        except queue.Full:
+            self.dropped += 1
+
+    def drain(self, seconds: float) -> None:
+        """Wait until the lines queued are out, or ``seconds`` (nobody may be reading)."""
+        deadline = time.monotonic() + seconds
+        while self.lines.unfinished_tasks and time.monotonic() < deadline:
+            threading.Event().wait(0.01)
+
+    def _write(self) -> None:
+        while True:
+            line = self.lines.get()
+            dropped, self.dropped = self.dropped, 0
+            if dropped:
+                click.echo(f"({dropped} more faults fired, not shown)", err=True)
+            click.echo(line, err=True)
+            self.lines.task_done()
 
 
 def _allow_open_files(wanted: int) -> None:

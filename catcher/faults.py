@@ -52,8 +52,8 @@ DEFAULT_REPLIES = {
     "data": "451 4.3.0 Try again later",
 }
 RATE_REPLY = "451 4.7.1 Too many messages, slow down"
-_REPLY = re.compile(r"([45]\d\d)(?: ([^\r\n]{0,500}))?")
-_RATE = re.compile(r"(\d{1,6})\s*/\s*(s|sec|second|m|min|minute|h|hour)", re.IGNORECASE)
+_REPLY = re.compile(r"([45][0-9][0-9])(?: ([ -~]{0,500}))?")
+_RATE = re.compile(r"([0-9]{1,6}) */ *(s|sec|second|m|min|minute|h|hour)", re.IGNORECASE)
 _WINDOWS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60}
 MAX_RULES = 1000
 MAX_DELAY = 600.0
@@ -122,6 +122,7 @@ class Rule:
     _window: float = 0.0
     _limit: int = 0
     _recent: dict[str, deque[float]] = field(default_factory=dict, repr=False)
+    _prune_at: int = 10_000
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -154,8 +155,10 @@ class Rule:
             elif key == "client":
                 if not _glob(pattern, where.client):
                     return False
-            elif key == "mailbox" and not any(_glob(pattern, m) for m in where.mailboxes()):
-                return False
+            elif key == "mailbox" and not any(
+                fnmatch.fnmatchcase(m, pattern) for m in where.mailboxes()
+            ):
+                return False  # (mailbox names are told apart by case)
         return True
 
     def fires(self, where: Where, now: float) -> bool:
@@ -163,8 +166,10 @@ class Rule:
         self.seen += 1
         if self.rate is not None:
             key = where.login or where.client
-            if len(self._recent) > 10_000:  # logins and clients long quiet go
-                self._recent = {k: q for k, q in self._recent.items() if q[-1] > now - self._window}
+            if len(self._recent) > self._prune_at:  # logins and clients long quiet go
+                since = now - self._window
+                self._recent = {k: q for k, q in self._recent.items() if q and q[-1] > since}
+                self._prune_at = max(10_000, 2 * len(self._recent))
             recent = self._recent.setdefault(key, deque())
             while recent and recent[0] <= now - self._window:
                 recent.popleft()
@@ -210,6 +215,7 @@ class Faults:
         # Told when the rules change (one is added, removed, or uses up its times).
         self.on_change: Callable[[], None] = lambda: None
         self._views: dict[str, Any] = {}
+        self._view_rules: dict[str, int] = {}  # how many rules each view made
         self.active = False  # read without the lock on every SMTP step: any rules at all?
 
     def add(self, spec: object, *, mailbox: str | None = None) -> dict[str, Any]:
@@ -241,12 +247,20 @@ class Faults:
                 self._views.pop(source, None)
             else:
                 self._views[source] = settings
+            self._view_rules[source] = len(rules)
         self.on_change()
 
     def view(self, source: str) -> dict[str, Any] | None:
         """A peer API view's settings, or None while it is off."""
         with self._lock:
             return self._views.get(source)
+
+    # (call with the lock held)
+    def _end_empty_views(self) -> None:
+        """A peer API's view whose rules are all gone is off."""
+        left = {r.source for r in self._rules}
+        for source in [s for s in self._views if s not in left and self._view_rules.get(s)]:
+            del self._views[source]
 
     # (call with the lock held)
     def _keep(self, rules: list[Rule], others: list[Rule]) -> None:
@@ -280,6 +294,7 @@ class Faults:
                 return False
             self._rules = kept
             self.active = bool(kept)
+            self._end_empty_views()
         self.on_change()
         return True
 
@@ -291,6 +306,7 @@ class Faults:
             self.active = bool(self._rules)
             if mailbox is None:
                 self._views.clear()
+            self._end_empty_views()
         if gone:
             self.on_change()
         return gone
@@ -471,6 +487,8 @@ def parse_rule(spec: object) -> Rule:
         if found is None:
             raise FaultError(f"rate: expected a count per time such as 10/min, got {rate!r}")
         limit, window = int(found.group(1)), _WINDOWS.get(found.group(2).lower(), 3600)
+        if limit < 1:
+            raise FaultError("rate: at least 1 a window (a rule for every match needs no rate)")
     probability = spec.get("probability")
     if probability is not None:
         if isinstance(probability, bool) or not isinstance(probability, (int, float)):
@@ -478,8 +496,10 @@ def parse_rule(spec: object) -> Rule:
         if not 0 <= probability <= 1:
             raise FaultError(f"probability: expected a number from 0 to 1, got {probability}")
     seed = spec.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise FaultError("seed: expected a whole number")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64
+    ):
+        raise FaultError("seed: expected a whole number from 0 to 2**64 - 1")
     if seed is not None and probability is None:
         raise FaultError("seed: only with probability")
     if sum(x is not None for x in (every, rate, probability)) > 1:
@@ -544,7 +564,7 @@ def parse_line(text: str) -> dict[str, Any]:
 
 
 def _whole(key: str, value: str) -> int:
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise FaultError(f"{key}: expected a whole number, got {value!r}")
     return int(value)
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import logging
 import re
 import ssl
 import warnings
@@ -70,6 +71,10 @@ LOGGED_COMMANDS = (
 # can act on.
 warnings.filterwarnings(
     "ignore", message="Session.login_data is deprecated", category=DeprecationWarning
+)
+# It also logs it, as a warning, on every login.
+logging.getLogger("mail.log").addFilter(
+    lambda record: "login_data is deprecated" not in record.getMessage()
 )
 
 
@@ -204,6 +209,14 @@ class CatcherSMTP(SMTP):
                 self.log = self._sessions.open(self.client)
         super().connection_made(transport)
 
+    def eof_received(self) -> bool | None:
+        # aiosmtpd cancels the session here and keeps the socket half open; a session
+        # cancelled before its command loop began (a client gone at once, or while its
+        # greeting was delayed) would never close it, and keep its connection slot.
+        super().eof_received()
+        self._close()
+        return False
+
     def connection_lost(self, error: Exception | None) -> None:
         self._live.discard(self)
         if self.log is not None and self._sessions is not None:
@@ -231,7 +244,11 @@ class CatcherSMTP(SMTP):
             # The idle timer must not take the wait for a silent client.
             if self._timeout_handle is not None:
                 self._timeout_handle.cancel()
-            await asyncio.sleep(decision.delay)
+            try:
+                await asyncio.sleep(decision.delay)
+            except asyncio.CancelledError:
+                self._close()  # the client left while it waited
+                raise
             if not self.closing:
                 self._reset_timeout()
         if decision.closes:

@@ -189,6 +189,35 @@ def test_fault_rules_from_the_environment_fire_and_say_so() -> None:
     )
 
 
+def test_rules_in_the_environment_split_on_semicolons_outside_quotes() -> None:
+    from catcher.cli import RuleText
+
+    text = (
+        'rcpt reply="550 no; really"; {"stage": "data", "reply": "451 say \\"hi; there\\""}; '
+        "mail action=disconnect"
+    )
+    assert RuleText().split_envvar_value(text) == [
+        'rcpt reply="550 no; really"',
+        '{"stage": "data", "reply": "451 say \\"hi; there\\""}',
+        "mail action=disconnect",
+    ]
+
+
+def test_a_console_nobody_reads_never_stalls_smtp() -> None:
+    """Each firing is printed; with stderr a pipe nobody empties, SMTP must go on."""
+    process = Running(
+        env={"CATCHER_SMTP_PORT": "0", "CATCHER_HTTP_PORT": "0", "CATCHER_FAULT": "rcpt"}
+    )
+    try:
+        with smtplib.SMTP(*process.smtp, timeout=30) as client:
+            client.ehlo()
+            client.mail("a@shop.test")
+            for n in range(2000):  # about 150 KB of lines: past what a pipe holds
+                assert client.rcpt(f"r{n}@example.com")[0] == 451
+    finally:
+        assert process.stop()[0] == 0
+
+
 def test_port_in_use_is_one_clear_line() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -223,6 +252,7 @@ def test_http_port_in_use_is_one_clear_line() -> None:
         (["--compat", "mailpit,smtp4dev"], "smtp4dev is not one of"),
         (["--fault", "quit reply=550"], "stage: expected one of"),
         (["--fault", "rcpt reply=250"], "reply: expected a 4xx or 5xx"),
+        (["--fault", "rcpt times=１"], "times: expected a whole number"),
     ],
 )
 def test_bad_options_name_the_problem(args: list[str], expected: str) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from catcher.server import Catcher
-from tests.conftest import Http, smtp_client
+from tests.conftest import Http, smtp_client, wait_until
 
 PEERS = Path(__file__).parent / "peers"
 NODE = shutil.which("node")
@@ -536,3 +536,50 @@ def test_rules_from_a_file(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.communicate(timeout=30)
+
+
+def test_clients_that_leave_early_free_their_connection(make_catcher: Any) -> None:
+    catcher = make_catcher(max_connections=3)
+    Http(catcher.url).json(
+        "POST", "/api/faults", {"stage": "connect", "action": "delay", "delay": 5}
+    )
+    for _ in range(3):  # gone while their greeting waits, or at once
+        socket.create_connection(catcher.smtp_address, timeout=30).close()
+    wait_until(lambda: catcher.status().smtp_sessions == 0, what="the sessions closed")
+    Http(catcher.url).request("DELETE", "/api/faults")
+    with smtp_client(catcher) as client:
+        assert client.noop()[0] == 250
+
+
+def test_a_mailbox_rule_tells_names_apart_by_case(catcher: Catcher, http: Http) -> None:
+    add(http, {"stage": "rcpt", "reply": "450 4.0.0 w1 only"}, "/api/faults?mailbox=w1")
+    with smtp_client(catcher) as client:
+        client.ehlo()
+        client.mail("a@shop.test")
+        assert client.rcpt("ann+W1@example.com")[0] == 250
+        assert client.rcpt("ann+w1@example.com") == (450, b"4.0.0 w1 only")
+
+
+@pytest.mark.parametrize(
+    ("rule", "complaint"),
+    [
+        ({"stage": "rcpt", "rate": "0/min"}, "at least 1"),
+        ({"stage": "rcpt", "rate": "١٠/min"}, "rate"),
+        ({"stage": "rcpt", "reply": "451 Grüße"}, "reply"),
+        ({"stage": "rcpt", "probability": 0.5, "seed": 10**30}, "seed"),
+    ],
+)
+def test_odd_rules_are_refused(catcher: Catcher, http: Http, rule: Any, complaint: str) -> None:
+    status, reply = http.json("POST", "/api/faults", rule)
+    assert status == 400 and complaint in reply["error"]
+
+
+def test_a_peer_view_is_off_once_its_rules_are_gone(catcher: Catcher, http: Http) -> None:
+    http.json("POST", "/api/v2/jim", {"RejectRecipientChance": 1})
+    rules = http.get("/api/faults")["faults"]
+    for rule in rules:
+        http.request("DELETE", f"/api/faults/{rule['id']}")
+    assert http.request("GET", "/api/v2/jim")[0] == 404
+    for body in (b'{"LinkSpeedMin": NaN}', b"not json", b'{"AcceptChance": -1}'):
+        status, _, reply = http.request("POST", "/api/v2/jim", body)
+        assert status == 400 and b"error" in reply, body

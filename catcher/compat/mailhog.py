@@ -11,6 +11,8 @@ view onto catcher's fault rules (off, and 404, until turned on); ``release`` is 
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from typing import Any
 
@@ -201,7 +203,12 @@ def set_jim() -> ResponseReturnValue:
     faults = app_state().faults
     if request.method == "PUT" and faults.view(JIM) is None:
         raise NotFound("Jim is not enabled")
-    given = request.get_json(silent=True) if request.get_data() else None
+    given: object = None
+    if request.get_data().strip():
+        try:
+            given = json.loads(request.get_data())
+        except (ValueError, RecursionError):
+            raise BadRequest("expected Jim's settings as a JSON object") from None
     settings = dict(JIM_DEFAULTS)
     if isinstance(given, dict):
         for key, value in given.items():
@@ -209,6 +216,8 @@ def set_jim() -> ResponseReturnValue:
                 raise BadRequest(f"{key}: not one of Jim's settings")
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise BadRequest(f"{key}: expected a number")
+            if not math.isfinite(value) or value < 0:
+                raise BadRequest(f"{key}: expected a number of 0 or more")
             settings[key] = value
     elif given is not None:
         raise BadRequest("expected Jim's settings as a JSON object")
