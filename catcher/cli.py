@@ -349,6 +349,8 @@ def serve(settings: Settings) -> int:
     keep_large_blocks_apart()
     freeze_stored_mail()
     catcher = Catcher(settings)
+    lines = _FaultLines()
+    catcher.faults.on_fire = lines  # (from the first session on)
     try:
         try:
             catcher.start()
@@ -356,15 +358,11 @@ def serve(settings: Settings) -> int:
             click.echo(f"catcher: {error}", err=True)
             return 1
         _banner(catcher, settings)
-        lines = _FaultLines()
-        catcher.faults.on_fire = lines
         while not done.wait(3600):
             pass
     finally:
-        if catcher.faults.on_fire is not None:
-            catcher.faults.on_fire = None
-            lines.drain(2.0)
         catcher.stop()
+        lines.drain(2.0)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo("catcher stopped")
