@@ -416,9 +416,9 @@ def test_auth_rules_see_the_login_however_it_is_sent(catcher: Catcher, http: Htt
 
 
 def test_a_long_delay_is_not_taken_for_an_idle_client(make_catcher: Any) -> None:
-    catcher = make_catcher(smtp_timeout=0.3)
+    catcher = make_catcher(smtp_timeout=0.5)
     Http(catcher.url).json(
-        "POST", "/api/faults", {"stage": "rcpt", "action": "delay", "delay": 0.6}
+        "POST", "/api/faults", {"stage": "rcpt", "action": "delay", "delay": 0.9}
     )
     with smtp_client(catcher) as client:
         client.ehlo()
