@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import AsyncGenerator
 from functools import partial
@@ -298,7 +297,7 @@ def update_messages() -> ResponseReturnValue:
     """Mark every message the list filters match read or unread: ``{"read": true}``."""
     flt = request_filter()
     read = _read_flag(json_body())
-    matched = [m.id for m in store().query(flt, limit=sys.maxsize).messages]
+    matched = store().matching_ids(flt)
     changed = store().set_read_many(matched, read)
     return wire.json_response({"matched": len(matched), "changed": len(changed), "read": read})
 

@@ -110,6 +110,11 @@ class Finding:
         found = map(self._messages.get, reversed(ids))
         return Page(total, len(matched), tuple(m for m in found if m is not None))
 
+    def matching_ids(self, flt: Filter) -> list[int]:
+        """The ids of every message the filter matches, oldest first: for a caller that
+        counts or changes them all (no message is taken out for it)."""
+        return self._matches(flt)[0]
+
     def matches(self, flt: Filter, message: Message) -> bool:
         """Whether the filter matches the message (indexing it first when it needs to)."""
         if flt.mailbox is not None and flt.mailbox not in self._boxes.of(message.id):

@@ -211,15 +211,18 @@ def _listing(flt: Filter) -> dict[str, Any]:
     the_store = store()
     start = count_param("start", 0)
     limit = count_param("limit", 50) or sys.maxsize  # 0: all of them
-    matched = the_store.query(flt, limit=sys.maxsize).messages  # (newest first)
-    page = matched[start : start + limit]
+    matched = the_store.matching_ids(flt)  # (oldest first)
+    end = max(0, len(matched) - start)
+    found = map(the_store.get, reversed(matched[max(0, end - limit) : end]))
+    page = [m for m in found if m is not None]
     stats = the_store.stats()
+    read = stats.count - stats.unread if flt.is_empty else the_store.read_count(matched)
     return {
         "total": stats.count,
         "unread": stats.unread,
         "count": len(page),
         "messages_count": len(matched),
-        "messages_unread": len(matched) - the_store.read_count(m.id for m in matched),
+        "messages_unread": len(matched) - read,
         "start": start,
         "tags": _tags(box.box.name for box in the_store.mailboxes()),
         "messages": [_summary(m) for m in page],
@@ -340,7 +343,7 @@ def set_read() -> ResponseReturnValue:
         raise BadRequest("You may specify either IDs or a search query, not both")
     the_store = store()
     if ids is None:
-        ids = [m.id for m in the_store.query(_search(search), limit=sys.maxsize).messages]
+        ids = the_store.matching_ids(_search(search))
     the_store.set_read_many(ids, read)
     return _ok()
 
