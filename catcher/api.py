@@ -383,12 +383,17 @@ def delete_message(ident: str) -> ResponseReturnValue:
 def raw(ident: str) -> ResponseReturnValue:
     """The exact bytes received; ``?download=1`` saves ``<id>.eml``, ``?inline=1`` shows it."""
     message = find(ident)
-    response = Response(message.raw, mimetype="message/rfc822")
-    if _flag("download"):
+    # Browsers offer message/rfc822 as a download; text/plain they show.
+    as_text = _flag("inline") and not _flag("download")
+    return raw_response(message, text=as_text, download=_flag("download"))
+
+
+def raw_response(message: Message, *, text: bool = False, download: bool = False) -> Response:
+    """The exact bytes received, as ``message/rfc822`` (or ``text/plain`` to show them),
+    never as a page; with ``download``, to save as ``<id>.eml``."""
+    response = Response(message.raw, mimetype="text/plain" if text else "message/rfc822")
+    if download:
         response.headers["Content-Disposition"] = f'attachment; filename="{message.id}.eml"'
-    elif _flag("inline"):
-        # Browsers offer message/rfc822 as a download; text/plain they show.
-        response.mimetype = "text/plain"
     response.headers["Content-Security-Policy"] = preview.PART_POLICY
     return response
 

@@ -14,7 +14,14 @@ from typing import Any
 from flask import Blueprint, Response
 from flask.typing import ResponseReturnValue
 
-from catcher.api import NotFound, answer_errors_in_json, html_response, part_response, store
+from catcher.api import (
+    NotFound,
+    answer_errors_in_json,
+    html_response,
+    part_response,
+    raw_response,
+    store,
+)
 from catcher.filters import Filter
 from catcher.message import Message
 from catcher.parsing import Part
@@ -123,17 +130,13 @@ def message_plain(ident: int) -> ResponseReturnValue:
 @bp.get("/messages/<int:ident>.source")
 def message_source(ident: int) -> ResponseReturnValue:
     """The message as received, shown as text."""
-    response = Response(_find(ident).raw, mimetype="text/plain")
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return raw_response(_find(ident), text=True)
 
 
 @bp.get("/messages/<int:ident>.eml")
 def message_eml(ident: int) -> ResponseReturnValue:
     """The message as received."""
-    response = Response(_find(ident).raw, mimetype="message/rfc822")
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return raw_response(_find(ident))
 
 
 @bp.get("/messages/<int:ident>/parts/<path:cid>")

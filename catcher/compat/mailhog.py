@@ -26,6 +26,7 @@ from catcher.api import (
     count_param,
     message_number,
     part_response,
+    raw_response,
     store,
 )
 from catcher.faults import FaultError
@@ -297,10 +298,7 @@ def delete_message(ident: str) -> ResponseReturnValue:
 @bp.get("/api/v1/messages/<ident>/download")
 def download(ident: str) -> ResponseReturnValue:
     """The message as received, to save as ``<id>.eml``."""
-    message = _find(ident)
-    response = Response(message.raw, mimetype="message/rfc822")
-    response.headers["Content-Disposition"] = f'attachment; filename="{message.id}.eml"'
-    return response
+    return raw_response(_find(ident), download=True)
 
 
 @bp.get("/api/v1/messages/<ident>/mime/part/<int:index>/download")

@@ -30,6 +30,7 @@ from catcher.api import (
     html_response,
     message_number,
     part_response,
+    raw_response,
     store,
 )
 from catcher.compat import sending
@@ -393,12 +394,7 @@ def headers(ident: str) -> ResponseReturnValue:
 @bp.get("/api/v1/message/<ident>/raw")
 def raw(ident: str) -> ResponseReturnValue:
     """The exact bytes received; ``dl=1`` saves ``<ID>.eml``."""
-    message = _find(ident)
-    response = Response(message.raw, mimetype="text/plain")
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    if request.args.get("dl") == "1":
-        response.headers["Content-Disposition"] = f'attachment; filename="{message.id}.eml"'
-    return response
+    return raw_response(_find(ident), text=True, download=request.args.get("dl") == "1")
 
 
 @bp.get("/api/v1/message/<ident>/part/<part_id>")
