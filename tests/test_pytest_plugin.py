@@ -700,9 +700,8 @@ def test_keep_on_failure_serves_the_failed_tests_mail_until_enter(project: pytes
 
 # -- failures on purpose ----------------------------------------------------------------------
 
-FAULT_TESTS = """
-import smtplib
-import pytest
+# A message as an app builds it, for the runs that send their own (module ``mailer``).
+MAILER = """
 from email.message import EmailMessage
 
 def mail(subject, to):
@@ -712,6 +711,12 @@ def mail(subject, to):
     message["Subject"] = subject
     message.set_content("hello")
     return message
+"""
+
+FAULT_TESTS = """
+import smtplib
+import pytest
+from mailer import mail
 
 def send(mailbox, subject, to):
     with smtplib.SMTP(mailbox.smtp_host, mailbox.smtp_port) as smtp:
@@ -740,7 +745,7 @@ def test_a_rule_left_on_is_gone_after_the_test(mailbox, n):
 
 
 def test_mailbox_fault_in_process(project: pytest.Pytester) -> None:
-    project.makepyfile(test_faults=FAULT_TESTS)
+    project.makepyfile(mailer=MAILER, test_faults=FAULT_TESTS)
     run(project).assert_outcomes(passed=8)
 
 
@@ -749,7 +754,7 @@ def test_mailbox_fault_on_a_shared_catcher(
 ) -> None:
     pytest.importorskip("xdist")
     shared = make_catcher(max_messages=0)
-    project.makepyfile(test_faults=FAULT_TESTS)
+    project.makepyfile(mailer=MAILER, test_faults=FAULT_TESTS)
     result = run_subprocess(project, *XDIST, f"--catcher-url={shared.url}")
     result.assert_outcomes(passed=8)
     # Each test's rules, scoped to its own mailbox, left with it.
@@ -765,18 +770,11 @@ def test_shared_server_mode_isolates_tests_under_xdist(
     pytest.importorskip("xdist")
     shared = make_catcher(max_messages=0)
     project.makepyfile(
-        """
+        mailer=MAILER,
+        test_shared="""
         import smtplib
         import pytest
-        from email.message import EmailMessage
-
-        def mail(subject, to):
-            message = EmailMessage()
-            message["From"] = "app@shop.test"
-            message["To"] = to
-            message["Subject"] = subject
-            message.set_content("hello")
-            return message
+        from mailer import mail
 
         @pytest.mark.parametrize("n", range(12))
         def test_by_login(mailbox, n):
@@ -796,7 +794,7 @@ def test_shared_server_mode_isolates_tests_under_xdist(
             mailbox.assert_sent(subject=f"tag {n}", timeout=20)
             mailbox.assert_not_sent(subject="login")
             assert len(mailbox) == 1
-        """
+        """,
     )
     result = run_subprocess(project, "-p", "xdist.plugin", "-n", "4", f"--catcher-url={shared.url}")
     result.assert_outcomes(passed=24)
