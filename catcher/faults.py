@@ -80,8 +80,9 @@ class Where:
         """The mailboxes this mail goes to: by its recipients, or before RCPT by the
         login alone; none while neither is known."""
         if self._mailboxes is None:
-            known = self.route is not None and (self.recipients or self.login)
-            self._mailboxes = self.route(self.recipients, self.login) if known else ()  # type: ignore[misc]
+            self._mailboxes = ()
+            if self.route is not None and (self.recipients or self.login):
+                self._mailboxes = self.route(self.recipients, self.login)
         return self._mailboxes
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import smtplib
 import socket
 import subprocess
 import sys
@@ -219,4 +220,9 @@ def test_fault_rules_through_the_client(catcher: Catcher, client: Client) -> Non
     scoped = client.mailbox("w1")
     made = scoped.fault("data", reply="554 5.6.0 No")
     assert client.faults()[0]["match"] == {"mailbox": "w1"}
-    assert scoped.clear_faults() == 1 and made.fired == 0
+    with smtp_client(catcher) as smtp:
+        smtp.sendmail("a@shop.test", ["bob+w2@example.com"], b"Subject: elsewhere\r\n\r\nx\r\n")
+        with pytest.raises(smtplib.SMTPDataError):
+            smtp.sendmail("a@shop.test", ["ann+w1@example.com"], b"Subject: w1\r\n\r\nx\r\n")
+    assert made.fired == 1
+    assert scoped.clear_faults() == 1 and made.fired == 1  # the count outlives the rule
