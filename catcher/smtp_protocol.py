@@ -287,6 +287,8 @@ class CatcherSMTP(SMTP):
             self._close()
 
     def _close(self) -> None:
+        # (aiosmtpd's loop goes on reading what the client pipelined while the transport
+        # is closing, without yielding: each command method returns at once instead.)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
@@ -313,6 +315,8 @@ class CatcherSMTP(SMTP):
 
     @syntax("AUTH <mechanism>")
     async def smtp_AUTH(self, arg: str) -> None:
+        if self.closing:
+            return
         mechanism, _, initial = (arg or "").partition(" ")
         self.logged("C", f"AUTH {mechanism}" + (" ****" if initial else ""))
         await super().smtp_AUTH(arg)
