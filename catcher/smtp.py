@@ -54,7 +54,7 @@ class Handler:
         session = cast(CatcherSMTP, server)
         auth = session.session.auth_data if session.session is not None else None
         login = auth if isinstance(auth, str) else None
-        recipients = facts.pop("recipients", ())
+        recipients = tuple(facts.pop("recipients", ()))
         return Where(
             stage,
             session.client,
@@ -128,7 +128,7 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: SMTPEnvelope) -> str:
-        instead = await self._fault(server, "data", envelope, recipients=tuple(envelope.rcpt_tos))
+        instead = await self._fault(server, "data", envelope, recipients=envelope.rcpt_tos)
         if instead is not None:
             return instead  # not stored: the client was told it failed, or saw no reply
         raw = envelope.content
