@@ -170,9 +170,11 @@ def request_filter(*, waiting: bool = False) -> Filter:
         raise BadRequest(str(exc)) from None
 
 
-def find(ident: str) -> Message:
-    """The message an id names; ``latest`` is the newest (newest matching, with filters)."""
-    flt = request_filter()  # validated whatever the id, so a bad filter is always a 400
+def find(ident: str, flt: Filter | None = None) -> Message:
+    """The message an id names; ``latest`` is the newest (newest matching, with filters:
+    the request's list filters unless ``flt`` is given)."""
+    if flt is None:
+        flt = request_filter()  # validated whatever the id, so a bad filter is always a 400
     if ident == "latest":
         message = store().latest(flt)
         if message is None:

@@ -24,7 +24,7 @@ from catcher.api import (
     NotFound,
     answer_errors_in_json,
     count_param,
-    message_number,
+    find,
     part_response,
     raw_response,
     store,
@@ -67,11 +67,7 @@ _BODY_START = re.compile(rb"\r?\n\r?\n")
 
 
 def _find(ident: str) -> Message:
-    number = message_number(ident)
-    message = store().get(number) if number is not None else None
-    if message is None:
-        raise NotFound(f"no message with id {ident[:40]!r}")
-    return message
+    return find(ident, Filter())
 
 
 def _text(data: bytes) -> str:

@@ -27,6 +27,7 @@ from catcher.api import (
     NotFound,
     answer_errors_in_json,
     count_param,
+    find,
     html_response,
     message_number,
     part_response,
@@ -81,18 +82,8 @@ def _required_query() -> str:
 
 
 def _find(ident: str) -> Message:
-    if ident == "latest":
-        found = store().latest(_search(request.args.get("query")))
-        if found is None:
-            raise NotFound(
-                "there are no messages" if not request.args.get("query") else "no message matches"
-            )
-        return found
-    number = message_number(ident)
-    message = store().get(number) if number is not None else None
-    if message is None:
-        raise NotFound(f"no message with id {ident[:40]!r}")
-    return message
+    """The message an id names; ``latest`` the newest (matching ``query``, when given)."""
+    return find(ident, _search(request.args.get("query")))
 
 
 def _ids(values: object) -> list[int]:
