@@ -54,6 +54,8 @@ class Tag:
     attrs: tuple[tuple[str, str], ...]
     end: bool = False
     raw_text: str = ""  # the content of script, style and the like
+    at: int = 0  # where the tag starts in the document
+    text_at: int = 0  # where raw_text starts
 
     def get(self, name: str) -> str | None:
         return next((v for k, v in self.attrs if k == name), None)
@@ -88,10 +90,10 @@ def tags(html: str) -> Iterator[Tag | str]:
                 return
             assert name is not None
             if name.group()[:1].isalpha():
-                yield Tag(name.group().lower(), (), end=True)
+                yield Tag(name.group().lower(), (), end=True, at=start)
             pos = end + 1
         else:
-            found = _start_tag(html, start + 1)
+            found = _start_tag(html, start)
             if found is None:
                 return
             tag, pos = found
@@ -99,14 +101,14 @@ def tags(html: str) -> Iterator[Tag | str]:
             if closer is not None:
                 match = closer.search(html, pos)
                 stop = size if match is None else match.start()
-                tag = Tag(tag.name, tag.attrs, raw_text=html[pos:stop])
+                tag = Tag(tag.name, tag.attrs, raw_text=html[pos:stop], at=start, text_at=pos)
                 pos = stop
             yield tag
 
 
 def _start_tag(html: str, start: int) -> tuple[Tag, int] | None:
-    """The tag whose name starts at ``start`` and where it ends; None when it never does."""
-    name_match = _NAME.match(html, start)
+    """The tag whose ``<`` is at ``start`` and where it ends; None when it never does."""
+    name_match = _NAME.match(html, start + 1)
     assert name_match is not None
     name = name_match.group().lower()
     attrs: list[tuple[str, str]] = []
@@ -117,7 +119,7 @@ def _start_tag(html: str, start: int) -> tuple[Tag, int] | None:
             return None
         if stop.group() == ">":
             _bare_names(html[pos : stop.start()], attrs)
-            return Tag(name, tuple(attrs)), stop.end()
+            return Tag(name, tuple(attrs), at=start), stop.end()
         names = html[pos : stop.start()].replace("/", " ").split()
         for bare in names[:-1]:
             attrs.append((bare.lower(), ""))
