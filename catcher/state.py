@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 
+from catcher.checks import Reports
 from catcher.faults import Faults
 from catcher.preview import PartTokens
 from catcher.sessions import SessionLog
@@ -47,6 +48,7 @@ class AppState:
     tokens: PartTokens
     faults: Faults = field(default_factory=Faults)
     sessions: SessionLog = field(default_factory=SessionLog)
+    reports: Reports = field(default_factory=Reports)
 
     def install(self, app: Flask) -> None:
         app.extensions[EXTENSION] = self

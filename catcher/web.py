@@ -11,7 +11,8 @@ from flask import Flask, Response, request, send_from_directory
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from catcher import api, compat, fault_api, mailbox_api, wire
+from catcher import api, check_api, compat, fault_api, mailbox_api, wire
+from catcher.checks import Reports
 from catcher.faults import Faults
 from catcher.preview import PartTokens
 from catcher.sessions import SessionLog
@@ -27,6 +28,8 @@ UI_POLICY = (
     "form-action 'none'; frame-ancestors 'self'"
 )
 MAX_BODY = 64 * 1024
+# Check reports kept for messages asked about again: at most this, or a 16th of --max-bytes.
+REPORT_BYTES = 16 * 1024 * 1024
 
 
 def static_folder() -> Path:
@@ -57,6 +60,9 @@ def create_app(
         PartTokens(),
         faults if faults is not None else Faults(),
         sessions if sessions is not None else SessionLog(),
+        Reports(
+            min(REPORT_BYTES, settings.max_bytes // 16) if settings.max_bytes else REPORT_BYTES
+        ),
     ).install(app)
     guard = Guard(settings)
     app.before_request(guard.check)
@@ -64,6 +70,7 @@ def create_app(
     app.register_blueprint(api.bp)
     app.register_blueprint(mailbox_api.bp)
     app.register_blueprint(fault_api.bp)
+    app.register_blueprint(check_api.bp)
     compat.register(app, settings.compat)
 
     @app.get("/")

@@ -28,7 +28,9 @@ def pack(version: str, into: Path) -> tuple[Path, str]:
     """Download ``caniemail@version`` with npm; the tarball's path and its integrity."""
     done = subprocess.run(
         ["npm", "pack", f"caniemail@{version}", "--json", "--pack-destination", str(into)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     info = json.loads(done.stdout)[0]
     return into / info["filename"], info["integrity"]
@@ -75,10 +77,18 @@ def _b64(digest: bytes) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m catcher.checks.refresh", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", default="latest", help="the caniemail version (default: latest)")
-    parser.add_argument("--tarball", type=Path, help="a package tarball to read instead of downloading")
-    parser.add_argument("--output", type=Path, default=HERE, help="where to write (default: beside this module)")
+    parser = argparse.ArgumentParser(
+        prog="python -m catcher.checks.refresh", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--version", default="latest", help="the caniemail version (default: latest)"
+    )
+    parser.add_argument(
+        "--tarball", type=Path, help="a package tarball to read instead of downloading"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=HERE, help="where to write (default: beside this module)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         if args.tarball is None:
@@ -86,7 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             tarball, integrity = args.tarball, None
         source = refresh(tarball, integrity, args.output)
-    print(f"caniemail {source['version']}: {source['features']} features, data of {source['data_updated']}")
+    print(
+        f"caniemail {source['version']}: {source['features']} features, data of "
+        f"{source['data_updated']}"
+    )
     return 0
 
 

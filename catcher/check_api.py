@@ -1,0 +1,34 @@
+"""``GET /api/messages/{id}/check``: will this email work? (``catcher.checks``)."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, request
+from flask.typing import ResponseReturnValue
+
+from catcher.api import BadRequest, answer_errors_in_json, find, store
+from catcher.checks import check, platforms_of
+from catcher.state import app_state
+
+bp = Blueprint("checks", __name__, url_prefix="/api")
+answer_errors_in_json(bp)
+
+
+@bp.get("/messages/<ident:ident>/check")
+def check_message(ident: str) -> ResponseReturnValue:
+    """Client compatibility (caniemail's data; ``platform=desktop,mobile,web`` or
+    platform names to narrow it), lint findings errors first, and every link, with
+    nothing fetched. Made on first request, then kept."""
+    try:
+        platforms = platforms_of(request.args.get("platform", "")[:200].split(","))
+    except ValueError as exc:
+        raise BadRequest(f"platform: {exc}") from None
+    message = find(ident)
+    reports = app_state().reports
+    body = reports.get(message.id, platforms)
+    if body is None:
+        report = check(message.raw, store().parsed(message), platforms)
+        body = json.dumps({"id": message.id, **report}).encode()
+        reports.put(message.id, platforms, body)
+    return Response(body, mimetype="application/json")

@@ -1,0 +1,605 @@
+"""An HTML email read once for the checks: what it uses (elements, attributes, CSS), where,
+and the facts the lint rules ask about (images, links, tables, colours).
+
+HTML is read with catcher's own tokenizer (``parsing.htmltext.tags``, linear on any
+input); CSS with tinycss2, in ``<style>`` blocks, inline ``style=`` attributes and
+``@media``/``@supports`` blocks. Line numbers count from 1 in the HTML body as decoded.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import tinycss2
+import tinycss2.color4
+from tinycss2 import ast
+
+from catcher.parsing import Tag, tags
+
+__all__ = ["Colour", "Document", "Image", "Link", "Use", "read_document"]
+
+# Where a use is shown: the first few lines; the count is exact.
+LINES_KEPT = 20
+# Elements nested deeper than this are not followed for inherited colours.
+MAX_DEPTH = 256
+# A CSS value is read this deep into nested functions and blocks.
+MAX_VALUE_DEPTH = 32
+# Text colours are recorded for this many elements.
+MAX_COLOURS = 2000
+
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source"}
+    | {"track", "wbr", "basefont", "bgsound", "frame", "keygen"}
+)
+_DOCTYPE = re.compile(r"\s*<!doctype\s+html\s*>", re.IGNORECASE)
+_COMMENT = re.compile(r"<!--")
+_HEADING = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
+
+@dataclass(slots=True)
+class Use:
+    """How often a feature is used and on which lines (the first ``LINES_KEPT``)."""
+
+    count: int = 0
+    lines: list[int] = field(default_factory=list)
+
+    def add(self, line: int) -> None:
+        self.count += 1
+        if len(self.lines) < LINES_KEPT and line not in self.lines:
+            self.lines.append(line)
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """An image the email shows: an ``<img>``, or a background (attribute or CSS)."""
+
+    url: str
+    line: int
+    kind: str  # "img" or "background"
+    alt: str | None = None
+    width: str | None = None
+    height: str | None = None
+    in_link: bool = False
+
+
+@dataclass(slots=True)
+class Link:
+    """A link and the text a reader sees for it (an image's alt counts as text)."""
+
+    url: str
+    line: int
+    text: str = ""
+    label: str = ""  # aria-label or title
+
+
+@dataclass(frozen=True, slots=True)
+class Colour:
+    """Text with an explicit colour: the colours in force there and the text's size."""
+
+    line: int
+    foreground: tuple[float, float, float]
+    background: tuple[float, float, float]
+    large: bool
+    sample: str
+
+
+@dataclass(slots=True)
+class _Open:
+    name: str
+    line: int
+    colour: tuple[float, float, float] | None
+    background: tuple[float, float, float] | None
+    size: float | None
+    bold: bool
+    sampled: bool = False  # its text's colours are recorded
+
+
+@dataclass(slots=True)
+class Document:
+    """What one HTML body holds, for the compatibility table and the lint rules."""
+
+    html: str
+    features: dict[str, Use] = field(default_factory=dict)
+    elements: dict[str, Use] = field(default_factory=dict)
+    attributes: dict[str, Use] = field(default_factory=dict)
+    images: list[Image] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    stylesheets: list[tuple[str, int]] = field(default_factory=list)  # <link rel=stylesheet>
+    layout_tables: list[int] = field(default_factory=list)
+    colours: list[Colour] = field(default_factory=list)
+    html_lang: str | None = None
+    has_html_tag: bool = False
+    title: str | None = None
+    dark_styles: bool = False
+    nodes: int = 0
+
+    def use(self, feature: str, line: int) -> None:
+        found = self.features.get(feature)
+        if found is None:
+            found = self.features[feature] = Use()
+        found.add(line)
+
+
+def read_document(html: str) -> Document:
+    """Read an HTML body once; any input gives a document (unknown markup is skipped)."""
+    return _Reader(html).read()
+
+
+class _Reader:
+    def __init__(self, html: str) -> None:
+        self.doc = Document(html)
+        self._newlines = [m.start() for m in re.finditer("\n", html)]
+        self._stack: list[_Open] = []
+        self._link: Link | None = None
+        self._table_heads: list[tuple[int, bool, bool]] = []  # line, has <th>, presentational
+
+    def line(self, offset: int) -> int:
+        return bisect_right(self._newlines, offset - 1) + 1
+
+    def read(self) -> Document:
+        doc = self.doc
+        html = doc.html
+        if _DOCTYPE.match(html):
+            doc.use("html-doctype", 1)
+        for match in _COMMENT.finditer(html):
+            doc.use("html-comments", self.line(match.start()))
+        for token in tags(html):
+            if isinstance(token, str):
+                self.text(token)
+            elif token.end:
+                self.end(token)
+            else:
+                self.start(token)
+        while self._table_heads:
+            self._close_table()
+        return doc
+
+    # -- text and elements ---------------------------------------------------------------
+
+    def text(self, text: str) -> None:
+        if self._link is not None:
+            self._link.text += text
+        if not self._stack or not text.strip():
+            return
+        top = self._stack[-1]
+        if top.sampled or len(self.doc.colours) >= MAX_COLOURS:
+            return
+        top.sampled = True
+        background = next((o.background for o in reversed(self._stack) if o.background), None)
+        if top.colour is None and background is None:
+            return  # the reader's own colours
+        size = next((o.size for o in reversed(self._stack) if o.size), 16.0)
+        bold = (
+            any(o.bold for o in self._stack[-4:])
+            or top.name in _HEADING
+            or top.name in ("b", "strong")
+        )
+        large = size >= 24 or (bold and size >= 18.66)
+        self.doc.colours.append(
+            Colour(
+                top.line,
+                top.colour or (0.0, 0.0, 0.0),
+                background or (1.0, 1.0, 1.0),
+                large,
+                text.strip()[:60],
+            )
+        )
+
+    def start(self, tag: Tag) -> None:
+        doc = self.doc
+        name = tag.name
+        line = self.line(tag.at)
+        doc.nodes += 1
+        _count(doc.elements, name, line)
+        attrs: dict[str, str] = {}
+        for key, value in tag.attrs:
+            attrs.setdefault(key, value)
+        for key in attrs:
+            _count(doc.attributes, key, line)
+        self.element_features(name, attrs, line)
+        if name == "html":
+            doc.has_html_tag = True
+            if doc.html_lang is None:
+                doc.html_lang = attrs.get("lang") or attrs.get("xml:lang")
+        elif name == "title" and doc.title is None:
+            doc.title = tag.raw_text.strip()
+        elif name == "style":
+            self.stylesheet(tag.raw_text, self.line(tag.text_at))
+            return
+        elif name == "link" and "stylesheet" in attrs.get("rel", "").lower().split():
+            doc.stylesheets.append((attrs.get("href", ""), line))
+        elif name == "img":
+            doc.images.append(
+                Image(
+                    attrs.get("src", ""),
+                    line,
+                    "img",
+                    attrs.get("alt"),
+                    attrs.get("width"),
+                    attrs.get("height"),
+                    self._link is not None,
+                )
+            )
+            if self._link is not None and attrs.get("alt"):
+                self._link.text += " " + attrs["alt"]
+        elif name == "a" and "href" in attrs:
+            self._link = Link(
+                attrs["href"], line, label=attrs.get("aria-label") or attrs.get("title") or ""
+            )
+            doc.links.append(self._link)
+        elif name == "area" and "href" in attrs:
+            doc.links.append(
+                Link(attrs["href"], line, attrs.get("alt", ""), attrs.get("aria-label") or "")
+            )
+        elif name == "table":
+            role = attrs.get("role", "").lower()
+            self._table_heads.append((line, False, role in ("presentation", "none")))
+        elif name == "th" and self._table_heads:
+            head = self._table_heads[-1]
+            self._table_heads[-1] = (head[0], True, head[2])
+        if "background" in attrs and attrs["background"].strip():
+            doc.images.append(Image(attrs["background"].strip(), line, "background"))
+        style = attrs.get("style")
+        colour = background = size = None
+        bold = False
+        if style:
+            colour, background, size, bold = self.inline_style(style, line)
+        if name == "font" and attrs.get("color"):
+            colour = _colour(attrs["color"]) or colour
+        if attrs.get("bgcolor"):
+            background = _colour(attrs["bgcolor"]) or background
+        if name in _VOID or name in ("style", "script", "title", "textarea"):
+            return
+        if len(self._stack) >= MAX_DEPTH:
+            return
+        parent = self._stack[-1] if self._stack else None
+        self._stack.append(
+            _Open(
+                name,
+                line,
+                colour or (parent.colour if parent else None),
+                background,
+                size or (parent.size if parent else None),
+                bold,
+            )
+        )
+
+    def end(self, tag: Tag) -> None:
+        name = tag.name
+        if name == "a":
+            self._link = None
+        elif name == "table" and self._table_heads:
+            self._close_table()
+        for depth in range(len(self._stack) - 1, max(-1, len(self._stack) - 33), -1):
+            if self._stack[depth].name == name:
+                del self._stack[depth:]
+                return
+
+    def _close_table(self) -> None:
+        line, has_th, presentational = self._table_heads.pop()
+        if not has_th and not presentational:
+            self.doc.layout_tables.append(line)
+
+    def element_features(self, name: str, attrs: dict[str, str], line: int) -> None:
+        doc = self.doc
+        if name == "a":
+            href = attrs.get("href", "").strip().lower()
+            if href.startswith("#") or ("name" in attrs and not href):
+                doc.use("html-anchor-links", line)
+            if href.startswith("mailto:"):
+                doc.use("html-mailto-links", line)
+        elif name == "meta":
+            if attrs.get("name", "").lower() in ("color-scheme", "supported-color-schemes"):
+                doc.use("html-meta-color-scheme", line)
+                if "dark" in attrs.get("content", "").lower():
+                    doc.dark_styles = True
+        elif name == "html" and ("amp4email" in attrs or "\u26a14email" in attrs):
+            doc.use("amp", line)
+        elif name in ("input", "button"):
+            kind = attrs.get("type", "text" if name == "input" else "submit").lower()
+            doc.use(f"{name}[type={kind}]", line)
+
+    # -- CSS ----------------------------------------------------------------------------
+
+    def stylesheet(self, css: str, first_line: int) -> None:
+        rules = tinycss2.parse_stylesheet(css, skip_comments=False, skip_whitespace=True)
+        self.rules(rules, first_line, 0)
+
+    def rules(
+        self, rules: Iterable[ast.Node], first: int, depth: int, *, nested: bool = False
+    ) -> None:
+        """Rules at the top or in an at-rule; ``nested``: inside a style rule (CSS nesting)."""
+        doc = self.doc
+        for rule in rules:
+            line = first + getattr(rule, "source_line", 1) - 1
+            if isinstance(rule, ast.Comment):
+                doc.use("css-comments", line)
+            elif isinstance(rule, ast.AtRule):
+                self.at_rule(rule, line, first, depth)
+            elif isinstance(rule, ast.QualifiedRule):
+                if nested:
+                    doc.use("css-nesting", line)
+                self.selectors(rule.prelude, line)
+                self.block(rule.content, first, depth)
+
+    def at_rule(self, rule: ast.AtRule, line: int, first: int, depth: int) -> None:
+        doc = self.doc
+        keyword = rule.lower_at_keyword
+        if keyword == "media":
+            doc.use("css-at-media", line)
+            for feature in _media_features(rule.prelude):
+                doc.use(feature, line)
+                if feature == "css-at-media-prefers-color-scheme":
+                    doc.dark_styles = True
+        elif keyword in ("supports", "-webkit-supports"):
+            doc.use("css-at-supports", line)
+        elif keyword == "font-face":
+            doc.use("css-at-font-face", line)
+            return
+        elif keyword == "import":
+            doc.use("css-at-import", line)
+            for token in rule.prelude:
+                if isinstance(token, (ast.URLToken, ast.StringToken)):
+                    doc.stylesheets.append((token.value, line))
+            return
+        elif keyword.endswith("keyframes"):
+            doc.use("css-at-keyframes", line)
+            return
+        else:
+            return
+        if rule.content is not None and depth < MAX_VALUE_DEPTH:
+            inner = tinycss2.parse_rule_list(
+                rule.content, skip_comments=False, skip_whitespace=True
+            )
+            self.rules(inner, first, depth + 1)
+
+    def block(self, content: list[ast.Node] | None, first: int, depth: int) -> None:
+        if content is None:
+            return
+        for item in tinycss2.parse_blocks_contents(
+            content, skip_comments=False, skip_whitespace=True
+        ):
+            if isinstance(item, ast.Declaration):
+                self.declaration(item, first + item.source_line - 1)
+            elif (
+                isinstance(item, (ast.QualifiedRule, ast.AtRule, ast.Comment))
+                and depth < MAX_VALUE_DEPTH
+            ):
+                self.rules([item], first, depth + 1, nested=True)
+
+    def inline_style(
+        self, style: str, line: int
+    ) -> tuple[
+        tuple[float, float, float] | None, tuple[float, float, float] | None, float | None, bool
+    ]:
+        colour = background = size = None
+        bold = False
+        for item in tinycss2.parse_blocks_contents(
+            style, skip_comments=False, skip_whitespace=True
+        ):
+            if isinstance(item, ast.Comment):
+                self.doc.use("css-comments", line)
+            if not isinstance(item, ast.Declaration):
+                continue
+            self.declaration(item, line)
+            name = item.lower_name
+            if name == "color":
+                colour = _colour_tokens(item.value) or colour
+            elif name in ("background-color", "background"):
+                background = _first_colour(item.value) or background
+            elif name == "font-size":
+                size = _pixels(item.value) or size
+            elif name == "font-weight":
+                bold = tinycss2.serialize(item.value).strip().lower() in (
+                    "bold",
+                    "bolder",
+                    "600",
+                    "700",
+                    "800",
+                    "900",
+                )
+        return colour, background, size, bold
+
+    def declaration(self, item: ast.Declaration, line: int) -> None:
+        doc = self.doc
+        name = item.lower_name
+        doc.use(f"property:{name}", line)
+        if item.important:
+            doc.use("css-important", line)
+        value = item.value
+        first = next(
+            (t for t in value if not isinstance(t, (ast.WhitespaceToken, ast.Comment))), None
+        )
+        if isinstance(first, ast.IdentToken):
+            doc.use(f"value:{name}:{first.lower_value}", line)
+        for token in _walk(value, 0):
+            if isinstance(token, ast.FunctionBlock):
+                doc.use(f"function:{token.lower_name}", line)
+            elif isinstance(token, ast.DimensionToken):
+                doc.use(f"unit:{token.lower_unit}", line)
+            elif isinstance(token, ast.PercentageToken):
+                doc.use("unit:%", line)
+            elif isinstance(token, ast.IdentToken):
+                doc.use(f"keyword:{token.lower_value}", line)
+            elif isinstance(token, ast.URLToken) and name.startswith("background"):
+                doc.images.append(Image(token.value, line, "background"))
+        if name.startswith("background"):
+            # url("...") is a function, not a URL token, when the URL is quoted.
+            for token in _walk(value, 0):
+                if isinstance(token, ast.FunctionBlock) and token.lower_name == "url":
+                    text = next(
+                        (t.value for t in token.arguments if isinstance(t, ast.StringToken)), ""
+                    )
+                    if text:
+                        doc.images.append(Image(text, line, "background"))
+
+    def selectors(self, prelude: list[ast.Node], line: int) -> None:
+        doc = self.doc
+        simple = 0  # simple selectors in the current compound (type, class, id, attribute)
+        after_space = False
+        previous: ast.Node | None = None
+        tokens = list(prelude)
+        index = 0
+        while index < len(tokens):
+            token = tokens[index]
+            index += 1
+            if isinstance(token, ast.WhitespaceToken):
+                after_space = previous is not None
+                continue
+            if isinstance(token, ast.Comment):
+                continue
+            literal = token.value if isinstance(token, ast.LiteralToken) else None
+            if literal in (",", ">", "+", "~"):
+                doc.use(
+                    {
+                        ",": "css-selector-grouping",
+                        ">": "css-selector-child",
+                        "+": "css-selector-adjacent-sibling",
+                        "~": "css-selector-general-sibling",
+                    }[literal],
+                    line,
+                )
+                if simple > 1:
+                    doc.use("css-selector-chaining", line)
+                simple, after_space, previous = 0, False, None
+                continue
+            if after_space:
+                doc.use("css-selector-descendant", line)
+                if simple > 1:
+                    doc.use("css-selector-chaining", line)
+                simple = 0
+            after_space = False
+            previous = token
+            if isinstance(token, ast.HashToken):
+                doc.use("css-selector-id", line)
+                simple += 1
+            elif (
+                literal == "." and index < len(tokens) and isinstance(tokens[index], ast.IdentToken)
+            ):
+                doc.use("css-selector-class", line)
+                simple += 1
+                index += 1
+            elif literal == "*":
+                doc.use("css-selector-universal", line)
+            elif literal == "&":
+                doc.use("css-nesting", line)
+            elif isinstance(token, ast.SquareBracketsBlock):
+                doc.use("css-selector-attribute", line)
+                simple += 1
+            elif isinstance(token, ast.IdentToken):
+                doc.use("css-selector-type", line)
+                simple += 1
+            elif literal == ":":
+                element = (
+                    index < len(tokens)
+                    and isinstance(tokens[index], ast.LiteralToken)
+                    and tokens[index].value == ":"
+                )
+                if element:
+                    index += 1
+                following = tokens[index] if index < len(tokens) else None
+                index += 1
+                if isinstance(following, ast.IdentToken):
+                    pseudo = following.lower_value
+                elif isinstance(following, ast.FunctionBlock):
+                    pseudo = following.lower_name
+                else:
+                    continue
+                if element or pseudo in ("before", "after", "first-line", "first-letter"):
+                    doc.use(f"pseudo-element:{pseudo}", line)
+                else:
+                    doc.use(f"pseudo-class:{pseudo}", line)
+        if simple > 1:
+            doc.use("css-selector-chaining", line)
+
+
+def _count(table: dict[str, Use], key: str, line: int) -> None:
+    found = table.get(key)
+    if found is None:
+        found = table[key] = Use()
+    found.add(line)
+
+
+def _walk(tokens: Iterable[ast.Node], depth: int) -> Iterator[ast.Node]:
+    for token in tokens:
+        yield token
+        if depth >= MAX_VALUE_DEPTH:
+            continue
+        if isinstance(token, ast.FunctionBlock):
+            yield from _walk(token.arguments, depth + 1)
+        elif isinstance(
+            token, (ast.ParenthesesBlock, ast.SquareBracketsBlock, ast.CurlyBracketsBlock)
+        ):
+            yield from _walk(token.content, depth + 1)
+
+
+_MEDIA_FEATURES = {
+    "prefers-color-scheme": "css-at-media-prefers-color-scheme",
+    "prefers-reduced-motion": "css-at-media-prefers-reduced-motion",
+    "orientation": "css-at-media-orientation",
+    "hover": "css-at-media-hover",
+    "any-hover": "css-at-media-hover",
+    "-webkit-device-pixel-ratio": "css-at-media-device-pixel-ratio",
+    "-webkit-min-device-pixel-ratio": "css-at-media-device-pixel-ratio",
+    "-webkit-max-device-pixel-ratio": "css-at-media-device-pixel-ratio",
+}
+
+
+def _media_features(prelude: list[ast.Node]) -> set[str]:
+    found = set()
+    for token in _walk(prelude, 0):
+        if isinstance(token, ast.IdentToken) and token.lower_value in _MEDIA_FEATURES:
+            found.add(_MEDIA_FEATURES[token.lower_value])
+    return found
+
+
+def _colour(text: str) -> tuple[float, float, float] | None:
+    text = text.strip()
+    if re.fullmatch(r"[0-9a-fA-F]{6}|[0-9a-fA-F]{3}", text):
+        text = "#" + text  # bgcolor="ffffff", as old HTML writes it
+    return _colour_tokens(tinycss2.parse_component_value_list(text))
+
+
+def _colour_tokens(tokens: list[ast.Node]) -> tuple[float, float, float] | None:
+    """The colour of a value that is one colour (``red``, ``#fff``, ``rgb(...)``)."""
+    meaningful = [t for t in tokens if not isinstance(t, (ast.WhitespaceToken, ast.Comment))]
+    if len(meaningful) != 1:
+        return None
+    try:
+        parsed = tinycss2.color4.parse_color(meaningful[0])
+    except Exception:  # tinycss2 raises on some malformed colour functions
+        return None
+    if not isinstance(parsed, tinycss2.color4.Color) or parsed.alpha < 1:
+        return None
+    try:
+        red, green, blue = parsed.to("srgb").coordinates
+    except Exception:  # a colour space tinycss2 cannot convert
+        return None
+    return (_clamp(red), _clamp(green), _clamp(blue))
+
+
+def _first_colour(tokens: list[ast.Node]) -> tuple[float, float, float] | None:
+    for token in tokens:
+        if isinstance(token, (ast.WhitespaceToken, ast.Comment)):
+            continue
+        found = _colour_tokens([token])
+        if found is not None:
+            return found
+    return None
+
+
+def _clamp(value: float | None) -> float:
+    return 0.0 if value is None else min(1.0, max(0.0, float(value)))
+
+
+def _pixels(tokens: list[ast.Node]) -> float | None:
+    for token in tokens:
+        if isinstance(token, ast.DimensionToken):
+            scale = {"px": 1.0, "pt": 4 / 3, "em": 16.0, "rem": 16.0}.get(token.lower_unit)
+            return None if scale is None else float(token.value) * scale
+        if isinstance(token, ast.IdentToken):
+            return {"xx-large": 32.0, "x-large": 24.0, "large": 18.0}.get(token.lower_value)
+    return None

@@ -1,0 +1,130 @@
+"""What is wrong with a URL in an email, read from the text alone: nothing is fetched."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import unquote, urlsplit
+
+__all__ = ["PLACEHOLDER", "problems"]
+
+# Template syntax left in mail: {{ name }}, {% tag %}, ${name}, *|MERGE|*, [[name]].
+PLACEHOLDER = re.compile(
+    r"\{\{.{0,80}?\}\}|\{%.{0,80}?%\}|\$\{[^{}]{1,80}\}|\*\|[A-Z0-9_:]{1,40}\|\*|\[\[[^\[\]]{1,80}\]\]"
+)
+_ADDRESS = re.compile(
+    r"[\w.!#$%&'*+/=?^`{|}~-]{1,64}@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}"
+)
+_HOST = re.compile(r"(?:[^\W_](?:[\w-]{0,61}[^\W_])?)(?:\.[^\W_](?:[\w-]{0,61}[^\W_])?)*\.?")
+_LOCAL_SUFFIXES = (
+    ".localhost",
+    ".local",
+    ".internal",
+    ".lan",
+    ".home.arpa",
+    ".test",
+    ".invalid",
+    ".example",
+)
+
+
+def problems(url: str, kind: str) -> list[tuple[str, str]]:
+    """``(rule, message)`` for each problem of a URL; ``kind`` is ``link``, ``image``,
+    ``background`` or ``stylesheet``."""
+    found: list[tuple[str, str]] = []
+    text = url.strip()
+    if PLACEHOLDER.search(unquote(text)):
+        found.append(("template-placeholder", "holds template syntax that was never filled in"))
+    if not text:
+        return [*found, ("link-malformed", "is empty")]
+    # Browsers drop tabs and line breaks inside a URL.
+    text = re.sub(r"[\t\r\n]", "", text)
+    lowered = text.lower()
+    scheme = lowered.split(":", 1)[0] if re.match(r"[a-z][a-z0-9+.-]*:", lowered) else ""
+    if scheme in ("javascript", "vbscript"):
+        return [*found, ("link-javascript", f"runs script ({scheme}:), which mail readers refuse")]
+    if scheme == "file":
+        return [*found, ("link-file", "points at a file on the reader's own machine (file:)")]
+    if scheme == "mailto":
+        return found + _mailto(text[7:])
+    if scheme in (
+        "cid",
+        "data",
+        "tel",
+        "sms",
+        "callto",
+        "ftp",
+        "webcal",
+        "geo",
+        "maps",
+        "sip",
+        "facetime",
+    ):
+        return found
+    if not scheme:
+        if text.startswith("#") and kind == "link":
+            return found
+        if not text.startswith("//"):
+            return [
+                *found,
+                ("link-relative", "is relative: a mail reader has no page to resolve it against"),
+            ]
+    elif scheme not in ("http", "https"):
+        return found
+    if any(c.isspace() for c in text) or any(ord(c) < 32 for c in text):
+        found.append(("link-malformed", "contains spaces or control characters"))
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - an out-of-range or non-numeric port raises here
+    except ValueError as exc:
+        return [*found, ("link-malformed", f"cannot be read: {exc}")]
+    if not host:
+        return [*found, ("link-malformed", "has no host")]
+    local = _local(host)
+    if local:
+        found.append(("link-local", f"points at {local}, which readers cannot reach"))
+    elif not _HOST.fullmatch(host) and not _ip(host):
+        found.append(("link-malformed", f"has an invalid host {host[:80]!r}"))
+    if scheme == "http" and kind in ("image", "background", "stylesheet"):
+        found.append(
+            ("insecure-resource", "is loaded over http:, which clients may block or warn about")
+        )
+    return found
+
+
+def _mailto(rest: str) -> list[tuple[str, str]]:
+    to, _, query = rest.partition("?")
+    addresses = [unquote(a).strip() for a in to.split(",") if a.strip()]
+    for field in query.split("&"):
+        key, _, value = field.partition("=")
+        if key.lower() in ("to", "cc", "bcc"):
+            addresses += [a.strip() for a in unquote(value).split(",") if a.strip()]
+    if not addresses:
+        return [("mailto-invalid", "names no address")]
+    bad = [a for a in addresses if not _ADDRESS.fullmatch(a)]
+    if bad:
+        return [("mailto-invalid", f"has an invalid address {bad[0][:80]!r}")]
+    return []
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def _local(host: str) -> str:
+    """What local place a host names ("localhost", "a private address"), else ""."""
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(_LOCAL_SUFFIXES) or "." not in name and not _ip(name):
+        return "localhost" if "localhost" in name else f"a local name ({name[:60]})"
+    address = _ip(name)
+    if address is None:
+        return ""
+    if address.is_loopback:
+        return "this machine (loopback)"
+    if address.is_private or address.is_link_local or address.is_unspecified or address.is_reserved:
+        return f"a private address ({address})"
+    return ""
