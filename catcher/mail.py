@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Protocol, TypedDict
+from typing import Any, Protocol, TypedDict
 
 from catcher.message import Message
 from catcher.parsing import Address, Parsed, Reading, parse, part_contents, read_html
@@ -26,6 +26,7 @@ __all__ = [
     "Headers",
     "MailAssertionError",
     "MailTimeout",
+    "assert_no_lint",
     "describe",
     "listing",
 ]
@@ -323,8 +324,53 @@ class Email:
             f"no match for {_pattern_text(pattern)} in {describe(self)}\nits text: {sample!r}"
         )
 
+    # -- will it work
+
+    def check(self, platforms: str | Iterable[str] = "all") -> dict[str, Any]:
+        """The report ``GET /api/messages/{id}/check`` gives, made here from the same bytes:
+        client compatibility (narrowed by ``platforms``: ``"desktop"``, ``"mobile"``,
+        ``"web"`` or platform names), lint findings (errors first) and every link."""
+        from catcher.checks import check, platforms_of
+
+        words = platforms.split(",") if isinstance(platforms, str) else platforms
+        return {"id": self.id, **check(self.raw, self.parsed, platforms_of(words))}
+
+    def lint(
+        self, severity: str = "warning", *, ignore: Iterable[str] = ()
+    ) -> list[dict[str, Any]]:
+        """The lint findings at ``severity`` or worse (``error``, ``warning``, ``info``),
+        leaving out the rules named in ``ignore``."""
+        from catcher.checks import SEVERITIES
+
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity: expected one of {', '.join(SEVERITIES)}, got {severity!r}")
+        worst = SEVERITIES.index(severity)
+        skipped = set(ignore)
+        return [
+            finding
+            for finding in self.check()["findings"]
+            if SEVERITIES.index(finding["severity"]) <= worst and finding["rule"] not in skipped
+        ]
+
     def __repr__(self) -> str:
         return f"<Email {describe(self)}>"
+
+
+def assert_no_lint(email: Email, severity: str = "error", *, ignore: Iterable[str] = ()) -> None:
+    """Fail, listing each finding with its line, when ``email`` has lint findings at
+    ``severity`` or worse (rules in ``ignore`` left out): a gate for templates in CI."""
+    __tracebackhide__ = True
+    found = email.lint(severity, ignore=ignore)
+    if not found:
+        return
+    lines = []
+    for finding in found:
+        where = f" (line {finding['line']})" if finding["line"] else ""
+        lines.append(f"  {finding['severity']} {finding['rule']}{where}: {finding['message']}")
+    count = f"{len(found)} lint finding{'s' if len(found) != 1 else ''}"
+    raise MailAssertionError(
+        f"{count} at {severity} or worse in {describe(email)}:\n" + "\n".join(lines)
+    )
 
 
 def _lines(body: str | None) -> str:

@@ -12,12 +12,27 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from catcher.checks.caniemail import PLATFORM_GROUPS, compatibility, platforms_of, used_features
+from catcher.checks.caniemail import (
+    PLATFORM_GROUPS,
+    compatibility,
+    platform_names,
+    platforms_of,
+    used_features,
+)
 from catcher.checks.document import read_document
 from catcher.checks.lint import RULES, SEVERITIES, lint, list_links
 from catcher.parsing import Parsed
 
-__all__ = ["MAX_HTML", "PLATFORM_GROUPS", "RULES", "SEVERITIES", "Reports", "check", "platforms_of"]
+__all__ = [
+    "MAX_HTML",
+    "PLATFORM_GROUPS",
+    "RULES",
+    "SEVERITIES",
+    "Reports",
+    "check",
+    "platform_names",
+    "platforms_of",
+]
 
 # HTML past this many characters is not read (the report says so): Gmail clips at 102 KB.
 MAX_HTML = 1024 * 1024

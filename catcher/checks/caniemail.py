@@ -21,7 +21,15 @@ from typing import Any
 
 from catcher.checks.document import Document, Use
 
-__all__ = ["PLATFORM_GROUPS", "Data", "compatibility", "data", "platforms_of", "used_features"]
+__all__ = [
+    "PLATFORM_GROUPS",
+    "Data",
+    "compatibility",
+    "data",
+    "platform_names",
+    "platforms_of",
+    "used_features",
+]
 
 HERE = Path(__file__).resolve().parent
 PLATFORM_GROUPS = {
@@ -266,6 +274,11 @@ def data() -> Data:
         elements,
         attributes,
     )
+
+
+def platform_names() -> list[str]:
+    """caniemail's platform names (``ios``, ``outlook-com``, ...)."""
+    return list(data().platforms)
 
 
 def platforms_of(words: Iterable[str]) -> frozenset[str] | None:

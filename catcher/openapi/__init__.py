@@ -22,6 +22,16 @@ def _param(
 
 
 _TEXT = {"type": "string", "maxLength": 1000}
+
+
+def _platforms() -> dict[str, Any]:
+    """``platform=``: a comma-separated list of groups and caniemail's platform names."""
+    from catcher.checks import PLATFORM_GROUPS, platform_names
+
+    word = "|".join(["all", *PLATFORM_GROUPS, *platform_names()])
+    return {"type": "string", "maxLength": 200, "pattern": f"^(({word})(,({word}))*)?$"}
+
+
 # 1 to 64 of A-Z a-z 0-9 . _ -, not only dots.
 NAME_SCHEMA = {
     "type": "string",
@@ -446,6 +456,26 @@ def document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _body("text/html", "the HTML body"),
+                        "400": _BAD,
+                        "404": _NOT_FOUND,
+                    },
+                }
+            },
+            "/api/messages/{ident}/check": {
+                "get": {
+                    "summary": "will this email work: client compatibility (caniemail's data), "
+                    "lint findings and links, all offline",
+                    "parameters": [
+                        *with_id,
+                        _param(
+                            "platform",
+                            "narrow compatibility to platforms: desktop, mobile, web, or "
+                            "caniemail's platform names (comma-separated; all by default)",
+                            _platforms(),
+                        ),
+                    ],
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/Check"}),
                         "400": _BAD,
                         "404": _NOT_FOUND,
                     },

@@ -268,7 +268,158 @@ SESSION = {
 }
 
 
+_COUNTS = {"type": "integer", "minimum": 0}
+_SCORE = {"type": ["number", "null"], "minimum": 0, "maximum": 100}
+_LINES = {"type": "array", "items": {"type": "integer", "minimum": 1}}
+FINDING = {
+    "type": "object",
+    "description": "a lint finding: which rule, how bad, what and where",
+    "required": ["rule", "severity", "category", "title", "message", "explanation", "source"]
+    + ["line", "lines", "count"],
+    "properties": {
+        "rule": {"type": "string"},
+        "severity": {"enum": ["error", "warning", "info"]},
+        "category": {"type": "string"},
+        "title": {"type": "string"},
+        "message": {"type": "string"},
+        "explanation": {"type": "string"},
+        "source": {"type": ["string", "null"], "description": "where the rule comes from"},
+        "line": {"type": ["integer", "null"], "description": "first line in the HTML body"},
+        "lines": _LINES,
+        "count": _COUNTS,
+    },
+}
+CLIENT_RESULT = {
+    "type": "object",
+    "required": ["family", "platform", "client", "version", "support", "notes"],
+    "properties": {
+        "family": {"type": "string"},
+        "platform": {"type": "string"},
+        "client": {"type": "string"},
+        "version": {"type": "string", "description": "the latest version caniemail tested"},
+        "support": {"enum": ["yes", "partial", "no", "unknown"]},
+        "notes": {"type": "array", "items": {"type": "string"}},
+    },
+}
+FEATURE = {
+    "type": "object",
+    "description": "an HTML or CSS feature the email uses, and each client's support",
+    "required": ["slug", "title", "category", "url", "count", "lines", "support", "clients"]
+    + ["results"],
+    "properties": {
+        "slug": {"type": "string"},
+        "title": {"type": "string"},
+        "category": {"type": "string"},
+        "description": {"type": "string"},
+        "url": {"type": "string"},
+        "count": _COUNTS,
+        "lines": _LINES,
+        "support": {"enum": ["supported", "partial", "mixed", "unsupported", "unknown"]},
+        "clients": {
+            "type": "object",
+            "required": ["yes", "partial", "no", "unknown"],
+            "additionalProperties": _COUNTS,
+        },
+        "notes": {"type": ["string", "null"]},
+        "results": {"type": "array", "items": CLIENT_RESULT},
+    },
+}
+_TALLY = {"supported": _COUNTS, "partial": _COUNTS, "unsupported": _COUNTS, "score": _SCORE}
+FAMILY = {
+    "type": "object",
+    "required": ["family", "name", "score", "clients", "supported", "partial", "unsupported"],
+    "properties": {
+        "family": {"type": "string"},
+        "name": {"type": "string"},
+        **_TALLY,
+        "clients": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["platform", "name", "version", "score"],
+                "properties": {
+                    "platform": {"type": "string"},
+                    "name": {"type": "string"},
+                    "version": {"type": "string"},
+                    **_TALLY,
+                },
+            },
+        },
+    },
+}
+CHECK = {
+    "type": "object",
+    "description": "will this email work: client compatibility, lint findings and links",
+    "required": ["id", "html", "size", "compatibility", "findings", "counts", "links", "fetched"],
+    "properties": {
+        "id": {"type": "integer"},
+        "html": {
+            "type": "object",
+            "required": ["present", "bytes", "lines", "read", "truncated", "nodes"],
+            "properties": {
+                "present": {"type": "boolean"},
+                "bytes": _COUNTS,
+                "lines": _COUNTS,
+                "read": {"type": "integer", "description": "characters of HTML read"},
+                "truncated": {"type": "boolean"},
+                "nodes": _COUNTS,
+            },
+        },
+        "size": _COUNTS,
+        "compatibility": {
+            "type": "object",
+            "required": ["score", "platforms", "families", "features", "data"],
+            "properties": {
+                "score": _SCORE,
+                "platforms": {
+                    "oneOf": [
+                        {"const": "all"},
+                        {"type": "array", "items": {"type": "string"}},
+                    ]
+                },
+                "families": {"type": "array", "items": FAMILY},
+                "features": {"type": "array", "items": FEATURE},
+                "data": {"type": "object", "description": "caniemail: version, date, licence"},
+            },
+        },
+        "findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}},
+        "counts": {
+            "type": "object",
+            "required": ["error", "warning", "info"],
+            "additionalProperties": _COUNTS,
+        },
+        "links": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["url", "kind", "text", "line", "problems"],
+                "properties": {
+                    "url": {"type": "string"},
+                    "kind": {"enum": ["link", "image", "background", "stylesheet"]},
+                    "text": {"type": "string"},
+                    "line": {"type": "integer"},
+                    "problems": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["rule", "message"],
+                            "properties": {
+                                "rule": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "fetched": {"const": False, "description": "always false: nothing is fetched"},
+    },
+}
+
+
 COMPONENTS = {
+    "Check": CHECK,
+    "Finding": FINDING,
     "Fault": FAULT,
     "Session": SESSION,
     "Address": ADDRESS,
