@@ -132,6 +132,11 @@ def test_docs_fault_example_runs(project: pytest.Pytester) -> None:
     run(project).assert_outcomes(passed=2)
 
 
+def test_docs_lint_example_runs(project: pytest.Pytester) -> None:
+    project.makepyfile(test_receipt_template=docs_block("# test_receipt_template.py"))
+    run(project).assert_outcomes(passed=2)
+
+
 def test_docs_django_example_runs(pytester: pytest.Pytester) -> None:
     pytest.importorskip("django")
     conftest = docs_block("# conftest.py")

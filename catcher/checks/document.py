@@ -37,6 +37,8 @@ _VOID = frozenset(
 _DOCTYPE = re.compile(r"\s*<!doctype\s+html\s*>", re.IGNORECASE)
 _COMMENT = re.compile(r"<!--")
 _HEADING = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+# Browsers' default heading sizes, in px (headings are bold).
+_HEADING_SIZES = {"h1": 32.0, "h2": 24.0, "h3": 18.72, "h4": 16.0, "h5": 13.28, "h6": 10.72}
 
 
 @dataclass(slots=True)
@@ -171,10 +173,13 @@ class _Reader:
         background = next((o.background for o in reversed(self._stack) if o.background), None)
         if top.colour is None and background is None:
             return  # the reader's own colours
-        size = next((o.size for o in reversed(self._stack) if o.size), 16.0)
+        size = next((o.size for o in reversed(self._stack) if o.size), None)
+        heading = next((o.name for o in reversed(self._stack[-4:]) if o.name in _HEADING), None)
+        if size is None:
+            size = _HEADING_SIZES.get(heading or "", 16.0)
         bold = (
             any(o.bold for o in self._stack[-4:])
-            or top.name in _HEADING
+            or heading is not None
             or top.name in ("b", "strong")
         )
         large = size >= 24 or (bold and size >= 18.66)
