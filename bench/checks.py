@@ -83,7 +83,7 @@ def corpus(rounds: int) -> None:
 
 def hostile() -> None:
     print(f"hostile HTML (check reads at most {MAX_HTML:,} characters), best of 3, s:")
-    print(f"  {'':24} {'256 KB':>8} {'1 MB':>8} {'ratio':>6}")
+    print(f"  {'':24} {'128 KB':>8} {'512 KB':>8} {'ratio':>6}")
     for name, make in HOSTILE.items():
         times = []
         for size in (128 * 1024, 512 * 1024):
