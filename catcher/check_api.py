@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from catcher.api import BadRequest, answer_errors_in_json, find, store
 from catcher.checks import check, platforms_of
+from catcher.message import Message
 from catcher.state import app_state
 
 bp = Blueprint("checks", __name__, url_prefix="/api")
@@ -24,11 +25,15 @@ def check_message(ident: str) -> ResponseReturnValue:
         platforms = platforms_of(request.args.get("platform", "")[:200].split(","))
     except ValueError as exc:
         raise BadRequest(f"platform: {exc}") from None
-    message = find(ident)
+    return Response(report_json(find(ident), platforms), mimetype="application/json")
+
+
+def report_json(message: Message, platforms: frozenset[str] | None = None) -> bytes:
+    """A message's check report as JSON, from the reports already made when it is there."""
     reports = app_state().reports
     body = reports.get(message.id, platforms)
     if body is None:
         report = check(message.raw, store().parsed(message), platforms)
         body = json.dumps({"id": message.id, **report}).encode()
         reports.put(message.id, platforms, body)
-    return Response(body, mimetype="application/json")
+    return body

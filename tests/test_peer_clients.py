@@ -99,6 +99,22 @@ def test_mailpit_api_reads_searches_marks_sends_and_deletes(filled: Catcher) -> 
     assert out["info"]["Messages"] == len(ALL) and out["info"]["Unread"] == 0
     assert out["webui"]["MessageRelay"]["Enabled"] is False
     assert out["latest"] == ENCODED.subject
+    checked = out["htmlCheck"]
+    slugs = {w["Slug"]: w for w in checked["Warnings"]}
+    assert {"html-h1-h6", "html-p", "html-img", "html-body"} <= set(slugs)
+    body = slugs["html-body"]
+    assert body["Score"]["Found"] == 1 and body["Score"]["Unsupported"] > 0
+    assert any(r["Family"] == "gmail" and r["Support"] == "partial" for r in body["Results"])
+    assert "Gmail" in checked["Platforms"]["android"] and checked["Total"]["Nodes"] >= 6
+    assert 0 < checked["Total"]["Supported"] < 100
+    assert "does not contain HTML" in out["htmlCheckPlain"]
+    assert out["linkCheck"]["Errors"] == 1
+    assert [(link["URL"], link["StatusCode"]) for link in out["linkCheck"]["Links"]] == [
+        ("https://shop.test/sale?t=9", 0),
+        ("cid:logo@shop.test", 0),
+    ]
+    assert "local name (shop.test)" in out["linkCheck"]["Links"][0]["Status"]
+    assert "not fetched" in out["linkCheck"]["Links"][1]["Status"]
     assert out["chaosSet"]["Sender"] == {"ErrorCode": 451, "Probability": 50}
     assert out["chaosRead"] == out["chaosSet"]
 

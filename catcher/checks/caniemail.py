@@ -28,6 +28,7 @@ __all__ = [
     "data",
     "platform_names",
     "platforms_of",
+    "support_of",
     "used_features",
 ]
 

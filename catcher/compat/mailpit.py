@@ -34,6 +34,8 @@ from catcher.api import (
     raw_response,
     store,
 )
+from catcher.check_api import report_json
+from catcher.checks import caniemail
 from catcher.compat import sending
 from catcher.faults import FaultError
 from catcher.filters import Filter, Term, hidden_recipients
@@ -402,6 +404,108 @@ def part(ident: str, part_id: str) -> ResponseReturnValue:
 def thumbnail(ident: str, part_id: str) -> ResponseReturnValue:
     """The image itself (catcher does not scale images)."""
     return part(ident, part_id)
+
+
+@bp.get("/api/v1/message/<ident>/html-check")
+def html_check(ident: str) -> ResponseReturnValue:
+    """Client support of the HTML (caniemail's data), in Mailpit's shape: the features
+    found as ``Warnings``, each client's ``Results`` at the latest version tested, and
+    ``Total`` percentages over every client and feature. 400 without an HTML body."""
+    message = _find(ident)
+    report = json.loads(report_json(message))
+    if not report["html"]["present"]:
+        raise BadRequest("message does not contain HTML")
+    known = caniemail.data()
+    warnings = []
+    totals = {"yes": 0, "partial": 0, "no": 0}
+    for feature in report["compatibility"]["features"]:
+        counts = {k: feature["clients"][k] for k in totals}
+        tested = sum(counts.values()) or 1
+        for k in totals:
+            totals[k] += counts[k]
+        entry = known.features[feature["slug"]]
+        warnings.append(
+            {
+                "Slug": feature["slug"],
+                "Title": feature["title"],
+                "Description": feature["description"],
+                "URL": feature["url"],
+                "Category": feature["category"],
+                "Tags": entry.get("tags") or [],
+                "Keywords": entry.get("keywords") or "",
+                "Results": [_check_result(known, entry, result) for result in feature["results"]],
+                "NotesByNumber": entry.get("notes_by_num") or {},
+                "Score": {
+                    "Found": feature["count"],
+                    "Supported": 100 * counts["yes"] / tested,
+                    "Partial": 100 * counts["partial"] / tested,
+                    "Unsupported": 100 * counts["no"] / tested,
+                },
+            }
+        )
+    platforms: dict[str, list[str]] = {}
+    for entry in known.features.values():
+        for family, by_platform in entry["stats"].items():
+            for platform in by_platform:
+                names = platforms.setdefault(platform, [])
+                name = known.families.get(family, family)
+                if name not in names:
+                    names.append(name)
+    everything = sum(totals.values()) or 1
+    return json_response(
+        {
+            "Warnings": warnings,
+            "Platforms": {platform: sorted(names) for platform, names in platforms.items()},
+            "Total": {
+                "Tests": len(known.features),
+                "Nodes": report["html"]["nodes"],
+                "Supported": 100 * totals["yes"] / everything,
+                "Partial": 100 * totals["partial"] / everything,
+                "Unsupported": 100 * totals["no"] / everything,
+            },
+        }
+    )
+
+
+def _check_result(
+    known: caniemail.Data, feature: dict[str, Any], result: dict[str, Any]
+) -> dict[str, str]:
+    family, platform, version = result["family"], result["platform"], result["version"]
+    _, notes = caniemail.support_of(str(feature["stats"][family][platform][version]))
+    return {
+        "Name": f"{known.families.get(family, family)} {known.platforms.get(platform, platform)} "
+        f"({version})",
+        "Platform": platform,
+        "Family": family,
+        "Version": version,
+        "Support": {"yes": "yes", "no": "no"}.get(result["support"], "partial"),
+        "NoteNumber": notes[0] if notes else "",
+    }
+
+
+@bp.get("/api/v1/message/<ident>/link-check")
+def link_check(ident: str) -> ResponseReturnValue:
+    """Links and images in Mailpit's shape, judged by their text, never fetched:
+    ``StatusCode`` is 0, ``Status`` says what is wrong or that the link was not fetched,
+    and ``Errors`` counts the links with a problem. ``follow`` is accepted and ignored."""
+    report = json.loads(report_json(_find(ident)))
+    links = []
+    errors = 0
+    seen: set[str] = set()
+    for link in report["links"]:
+        if link["kind"] == "stylesheet" or link["url"] in seen:
+            continue
+        seen.add(link["url"])
+        problems = "; ".join(p["message"] for p in link["problems"])
+        errors += bool(problems)
+        links.append(
+            {
+                "URL": link["url"],
+                "StatusCode": 0,
+                "Status": problems or "not fetched: catcher never opens outbound connections",
+            }
+        )
+    return json_response({"Errors": errors, "Links": links})
 
 
 @bp.post("/api/v1/message/<ident>/release")

@@ -37,6 +37,14 @@ out.unreadAfterAllRead = (await client.listMessages()).unread;
 out.info = await client.getInfo();
 out.webui = await client.getConfiguration();
 out.latest = (await client.getMessageSummary()).Subject;
+out.htmlCheck = await client.htmlCheck(rich.ID);
+out.linkCheck = await client.linkCheck(rich.ID, true);
+try {
+  await client.htmlCheck(bySubject["Plain quoted-printable"]);
+  out.htmlCheckPlain = "accepted";
+} catch (error) {
+  out.htmlCheckPlain = String(error.message);
+}
 out.chaosSet = await client.setChaosTriggers({ Sender: { ErrorCode: 451, Probability: 50 } });
 out.chaosRead = await client.getChaosTriggers();
 await client.setChaosTriggers({});
