@@ -402,17 +402,33 @@ def raw_response(message: Message, *, text: bool = False, download: bool = False
 
 @bp.get("/messages/<ident:ident>/html")
 def html(ident: str) -> ResponseReturnValue:
-    """The HTML body, ``cid:`` images pointed at their parts, served so no script runs."""
+    """The HTML body, ``cid:`` images pointed at their parts, served so no script runs;
+    ``?scheme=light|dark|invert`` shows it as a mail client would in that scheme."""
+    scheme = _scheme_param()
     message = find(ident)
-    response = html_response(message, block_remote=_flag("block_remote"))
+    response = html_response(message, block_remote=_flag("block_remote"), scheme=scheme)
     if response is None:
         raise NotFound(f"message {message.id} has no HTML body")
     return response
 
 
-def html_response(message: Message, *, block_remote: bool = False) -> Response | None:
+def _scheme_param() -> str | None:
+    """``scheme``: light, dark or invert (see ``preview.color_scheme``); None when absent."""
+    text = request.args.get("scheme")
+    if text is None:
+        return None
+    if text not in preview.SCHEMES:
+        allowed = ", ".join(preview.SCHEMES)
+        raise BadRequest(f"scheme: expected one of {allowed}, got {text[:40]!r}")
+    return text
+
+
+def html_response(
+    message: Message, *, block_remote: bool = False, scheme: str | None = None
+) -> Response | None:
     """A message's HTML body as a page no script runs in, ``cid:`` images pointed at
-    their parts by token; None when it has no HTML body."""
+    their parts by token, as shown in a colour ``scheme`` when one is given; None when it
+    has no HTML body."""
     parsed = store().parsed(message)
     if parsed.html is None:
         return None
@@ -422,7 +438,10 @@ def html_response(message: Message, *, block_remote: bool = False) -> Response |
         token = tokens.token(message.id, found.part_id)
         return f"/api/messages/{message.id}/parts/{found.part_id}?t={token}"
 
-    body = preview.open_links_in_new_tab(preview.rewrite_cids(parsed.html, parsed.parts, part_url))
+    body = preview.rewrite_cids(parsed.html, parsed.parts, part_url)
+    if scheme is not None:
+        body = preview.color_scheme(body, scheme)
+    body = preview.open_links_in_new_tab(body)
     response = Response(body, mimetype="text/html")
     response.headers["Content-Security-Policy"] = (
         preview.PREVIEW_POLICY_LOCAL if block_remote else preview.PREVIEW_POLICY

@@ -71,8 +71,13 @@ export function markAllRead(filters, mailbox = null) {
   return request("PATCH", `/api/messages${params.size ? `?${params}` : ""}`, { read: true });
 }
 
-export function htmlUrl(id, blockRemote) {
-  return `/api/messages/${encodeURIComponent(id)}/html${blockRemote ? "?block_remote=1" : ""}`;
+/** The HTML preview's URL: remote content blocked or not, in a colour scheme (light, dark, invert). */
+export function htmlUrl(id, blockRemote, scheme = null) {
+  const params = new URLSearchParams();
+  if (blockRemote) params.set("block_remote", "1");
+  if (scheme) params.set("scheme", scheme);
+  const query = params.toString();
+  return `/api/messages/${encodeURIComponent(id)}/html${query ? `?${query}` : ""}`;
 }
 
 /** The start of a text resource (the raw source can be 50 MB): {text, truncated, size}. */

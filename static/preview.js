@@ -1,5 +1,6 @@
-// The HTML preview: a sandboxed iframe (no scripts), width presets, a drag handle and
-// the per-message remote-content switch.
+// The HTML preview: a sandboxed iframe (no scripts), width presets and client widths, a
+// drag handle, light, dark and inverted colour schemes, the text part beside it, and the
+// per-message remote-content switch.
 
 import { htmlUrl } from "./api.js";
 import { h, icon, plural } from "./dom.js";
@@ -11,8 +12,44 @@ export const PRESETS = [
   { width: 1024, label: "1024" },
   { width: null, label: "Full" },
 ];
+// Named widths of real clients: how wide their content area is, nothing more.
+export const CLIENTS = [
+  { width: 393, label: "iPhone 15 (393 px)" },
+  { width: 412, label: "Android (412 px)" },
+  { width: 640, label: "Gmail web (≈ 640 px content)" },
+  { width: 800, label: "Outlook desktop reading pane (≈ 800 px)" },
+];
+export const SCHEMES = [
+  { scheme: "light", label: "Light", title: "Light: the email's light styles, whatever your system prefers" },
+  { scheme: "dark", label: "Dark", title: "Dark: the email's own dark styles, as Apple Mail shows them" },
+  { scheme: "invert", label: "Inverted", title: "Inverted: colours forced dark, images kept (an approximation of the Gmail and Outlook apps)" },
+];
 const MIN_WIDTH = 240;
 const WIDTH_KEY = "catcher.previewWidth";
+const SCHEME_KEY = "catcher.previewScheme";
+const TEXT_KEY = "catcher.previewText";
+
+function load(key) {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function store(key, value) {
+  try {
+    if (value === null) localStorage.removeItem(key);
+    else localStorage.setItem(key, value);
+  } catch {
+    // private mode: the choice lasts for this page only
+  }
+}
+
+function savedScheme() {
+  const value = load(SCHEME_KEY);
+  return SCHEMES.some((s) => s.scheme === value) ? value : "light";
+}
 
 function savedWidth() {
   try {
@@ -38,6 +75,8 @@ export class Preview {
     this.message = message;
     this.showRemote = showRemote;
     this.width = savedWidth();
+    this.scheme = savedScheme();
+    this.showText = load(TEXT_KEY) === "1";
 
     this.presetButtons = PRESETS.map((preset) =>
       h("button", {
@@ -46,6 +85,24 @@ export class Preview {
         onclick: () => this.setWidth(preset.width),
       }, preset.label));
     this.readout = h("output", { class: "readout", "aria-live": "off", title: "Preview width" });
+    this.clientSelect = h("select", {
+      class: "client-select", "aria-label": "Client width", title: "Preview at the width of a client's content area",
+      onchange: () => { if (this.clientSelect.value) this.setWidth(Number(this.clientSelect.value)); },
+    },
+    h("option", { value: "" }, "Client width…"),
+    CLIENTS.map((client) => h("option", { value: String(client.width) }, client.label)));
+    this.schemeButtons = SCHEMES.map((choice) =>
+      h("button", {
+        type: "button", class: "seg", "aria-pressed": "false", dataset: { scheme: choice.scheme },
+        title: choice.title, onclick: () => this.setScheme(choice.scheme),
+      }, choice.label));
+    this.textButton = h("button", {
+      type: "button", class: "btn small", id: "text-toggle", "aria-pressed": "false",
+      title: "Show the text part beside the HTML", onclick: () => this.setShowText(!this.showText),
+    }, "Text beside");
+    this.textPane = message.text === null
+      ? h("p", { class: "text-side absent-note" }, "This message has no text part.")
+      : h("pre", { class: "text-side", tabindex: "0", "aria-label": "The text part" }, message.text);
 
     const remote = message.remote_resources;
     this.remoteButton = h("button", {
@@ -66,7 +123,7 @@ export class Preview {
       title: "HTML preview of the message",
       sandbox: "allow-popups allow-popups-to-escape-sandbox",
       referrerpolicy: "no-referrer",
-      src: htmlUrl(message.id, !showRemote),
+      src: htmlUrl(message.id, !showRemote, this.scheme),
     });
     this.handle = h("div", {
       class: "resize-handle", role: "separator", tabindex: "0", "aria-orientation": "vertical",
@@ -74,15 +131,18 @@ export class Preview {
       title: "Drag to resize the preview",
     });
     this.box = h("div", { class: "frame-box" }, this.frame, this.handle);
-    this.stage = h("div", { class: "stage" }, this.box);
+    this.stage = h("div", { class: "stage" }, this.box, this.textPane);
 
     this.el = h("div", { class: "preview" },
       h("div", { class: "preview-bar" },
         h("div", { class: "segmented", role: "group", "aria-label": "Preview width" }, this.presetButtons),
+        this.clientSelect,
         this.readout,
+        h("div", { class: "segmented schemes", role: "group", "aria-label": "Colour scheme" }, this.schemeButtons),
+        this.textButton,
         h("div", { class: `remote${showRemote ? " shown" : ""}` }, remoteInfo, this.remoteButton),
-        h("a", {
-          class: "btn small ghost", href: htmlUrl(message.id, !showRemote), target: "_blank",
+        this.openLink = h("a", {
+          class: "btn small ghost", id: "open-preview", href: htmlUrl(message.id, !showRemote, this.scheme), target: "_blank",
           rel: "noopener noreferrer", title: "Open the preview in a new tab",
         }, icon("external"), h("span", { class: "label" }, "Open"))),
       this.stage);
@@ -90,6 +150,28 @@ export class Preview {
     this.setupDrag();
     new ResizeObserver(() => this.updateReadout()).observe(this.box);
     this.setWidth(this.width, { save: false });
+    this.setScheme(this.scheme, { save: false });
+    this.setShowText(this.showText, { save: false });
+  }
+
+  /** light, dark or invert: the frame and the Open link both show it. */
+  setScheme(scheme, { save = true } = {}) {
+    this.scheme = scheme;
+    const url = htmlUrl(this.message.id, !this.showRemote, scheme);
+    if (this.frame.getAttribute("src") !== url) this.frame.setAttribute("src", url);
+    this.openLink.href = url;
+    for (const button of this.schemeButtons) {
+      button.setAttribute("aria-pressed", String(button.dataset.scheme === scheme));
+    }
+    if (save) store(SCHEME_KEY, scheme);
+  }
+
+  setShowText(show, { save = true } = {}) {
+    this.showText = show;
+    this.textButton.setAttribute("aria-pressed", String(show));
+    this.textPane.hidden = !show;
+    this.stage.classList.toggle("with-text", show);
+    if (save) store(TEXT_KEY, show ? "1" : null);
   }
 
   setWidth(width, { save = true } = {}) {
@@ -101,6 +183,7 @@ export class Preview {
       button.setAttribute("aria-pressed", String(value === this.width));
     }
     if (save) saveWidth(this.width);
+    this.clientSelect.value = CLIENTS.some((c) => c.width === this.width) ? String(this.width) : "";
     this.updateReadout();
   }
 

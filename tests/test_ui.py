@@ -418,7 +418,9 @@ def test_message_view_shows_every_field_and_tab(catcher: Catcher, inbox: Inbox, 
     expect(page.locator("#tab-html")).to_have_attribute("aria-selected", "true")
     frame_el = inbox.preview
     expect(frame_el).to_have_attribute("sandbox", "allow-popups allow-popups-to-escape-sandbox")
-    expect(frame_el).to_have_attribute("src", f"/api/messages/{ident}/html?block_remote=1")
+    expect(frame_el).to_have_attribute(
+        "src", f"/api/messages/{ident}/html?block_remote=1&scheme=light"
+    )
     assert frame_el.get_attribute("srcdoc") is None
     frame = inbox.preview_frame()
     expect(frame.locator("#title")).to_have_text("Quarterly report")
@@ -559,7 +561,7 @@ def test_width_presets_and_drag_change_only_the_preview(catcher: Catcher, inbox:
     page.mouse.move(x + 50, y, steps=5)
     page.mouse.up()
     assert _frame_width(inbox) == pytest.approx(475, abs=2)
-    expect(page.locator(".seg[aria-pressed='true']")).to_have_count(0)
+    expect(page.locator(".seg[data-width][aria-pressed='true']")).to_have_count(0)
     assert stage.bounding_box() == stage_before
 
     # The handle works from the keyboard too.
@@ -590,7 +592,7 @@ def test_remote_content_is_blocked_per_message_until_shown(catcher: Catcher, inb
 
     page.locator("#remote-toggle").click()
     expect(page.locator(".remote-count")).to_have_text("Remote content shown (1 resource)")
-    expect(inbox.preview).to_have_attribute("src", re.compile(r"/html$"))
+    expect(inbox.preview).to_have_attribute("src", re.compile(r"/html\?scheme=light$"))
     pixel = inbox.preview_frame().locator("#pixel")
     expect(pixel).to_have_js_property("naturalWidth", 3)
     assert fetched == [f"{REMOTE_IMAGE}?m=Tracked%20one"]

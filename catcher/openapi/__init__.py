@@ -453,6 +453,17 @@ def document() -> dict[str, Any]:
                             "1 to block remote images, styles and fonts",
                             {"type": "string", "enum": ["0", "1"]},
                         ),
+                        _param(
+                            "scheme",
+                            "show it as mail clients do in a colour scheme: light or dark "
+                            "(the email's own prefers-color-scheme rules for that scheme "
+                            "apply, the others never, whatever the viewer's setting; an "
+                            "email that declares dark support gets a dark canvas), or "
+                            "invert (an approximation of the forced inversion of the Gmail "
+                            "and Outlook apps, images turned back); left out, the HTML is "
+                            "served as it is",
+                            {"type": "string", "enum": ["light", "dark", "invert"]},
+                        ),
                     ],
                     "responses": {
                         "200": _body("text/html", "the HTML body"),

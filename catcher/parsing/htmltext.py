@@ -56,6 +56,7 @@ class Tag:
     raw_text: str = ""  # the content of script, style and the like
     at: int = 0  # where the tag starts in the document
     text_at: int = 0  # where raw_text starts
+    ends_at: int = 0  # just past the tag's ">"
 
     def get(self, name: str) -> str | None:
         return next((v for k, v in self.attrs if k == name), None)
@@ -90,7 +91,7 @@ def tags(html: str) -> Iterator[Tag | str]:
                 return
             assert name is not None
             if name.group()[:1].isalpha():
-                yield Tag(name.group().lower(), (), end=True, at=start)
+                yield Tag(name.group().lower(), (), end=True, at=start, ends_at=end + 1)
             pos = end + 1
         else:
             found = _start_tag(html, start)
@@ -101,7 +102,9 @@ def tags(html: str) -> Iterator[Tag | str]:
             if closer is not None:
                 match = closer.search(html, pos)
                 stop = size if match is None else match.start()
-                tag = Tag(tag.name, tag.attrs, raw_text=html[pos:stop], at=start, text_at=pos)
+                tag = Tag(
+                    tag.name, tag.attrs, raw_text=html[pos:stop], at=start, text_at=pos, ends_at=pos
+                )
                 pos = stop
             yield tag
 
@@ -119,7 +122,7 @@ def _start_tag(html: str, start: int) -> tuple[Tag, int] | None:
             return None
         if stop.group() == ">":
             _bare_names(html[pos : stop.start()], attrs)
-            return Tag(name, tuple(attrs), at=start), stop.end()
+            return Tag(name, tuple(attrs), at=start, ends_at=stop.end()), stop.end()
         names = html[pos : stop.start()].replace("/", " ").split()
         for bare in names[:-1]:
             attrs.append((bare.lower(), ""))
