@@ -10,7 +10,9 @@ times every message once with each, interleaved, so a busy machine slows both al
 message's figure is the median of its rounds. Prints p50, p90, p99 and the maximum over
 the messages, and the ratio of check to parse at each. Then hostile HTML at 128 KB and
 512 KB (``check`` reads at most 1 MB), best of three each, and the ratio of their times:
-about 4 when the work is linear. Run from the repository root.
+about 4 when the work is linear; and the same for the preview's colour-scheme rewrite
+(``preview.color_scheme``) on tests/test_color_scheme.py's hostile HTML at 64 and
+256 KB. Run from the repository root.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from pathlib import Path
 from bench.parse import machine
 from catcher.checks import MAX_HTML, check
 from catcher.parsing import parse
+from catcher.preview import color_scheme
+from tests.test_color_scheme import HOSTILE as SCHEME_HOSTILE
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("CATCHER_CORPUS") or ROOT.parent / "shared" / "corpus")
@@ -98,6 +102,23 @@ def hostile() -> None:
         print(f"  {name:24} {times[0]:8.2f} {times[1]:8.2f} {times[1] / times[0]:6.1f}")
 
 
+def schemes() -> None:
+    """The preview's colour-scheme rewrite (``/html?scheme=dark``) on hostile HTML."""
+    print("hostile HTML through the dark-scheme rewrite, best of 3, s:")
+    print(f"  {'':24} {'64 KB':>8} {'256 KB':>8} {'ratio':>6}")
+    for name, make in SCHEME_HOSTILE.items():
+        times = []
+        for size in (64 * 1024, 256 * 1024):
+            html = make(size)
+            best = float("inf")
+            for _ in range(3):
+                start = time.process_time()
+                color_scheme(html, "dark")
+                best = min(best, time.process_time() - start)
+            times.append(best)
+        print(f"  {name:24} {times[0]:8.2f} {times[1]:8.2f} {times[1] / max(times[0], 1e-4):6.1f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.checks", description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
@@ -107,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus(args.rounds)
     if not args.no_hostile:
         hostile()
+        schemes()
     return 0
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import re
-import time
 from collections.abc import Callable
 from email.message import EmailMessage
 
@@ -209,23 +208,15 @@ HOSTILE: dict[str, Callable[[int], str]] = {
 }
 
 
-def _cpu(work: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(3):
-        start = time.process_time()
-        work()
-        best = min(best, time.process_time() - start)
-    return best
-
-
 @pytest.mark.parametrize("name", HOSTILE)
-def test_hostile_html_costs_time_in_proportion_to_its_size(name: str) -> None:
-    small, large = HOSTILE[name](64 * 1024), HOSTILE[name](256 * 1024)
-    assert _cpu(lambda: color_scheme(large, "dark")) < 2.0, "a quarter of a megabyte"
-    ratio = _cpu(lambda: color_scheme(large, "dark")) / max(
-        _cpu(lambda: color_scheme(small, "dark")), 1e-4
-    )
-    assert ratio < 8, f"{name}: 4x the input cost {ratio:.1f}x the time"
+def test_hostile_html_gets_a_page_in_every_scheme(name: str) -> None:
+    """Each hostile shape gives a page (its cost as it grows: ``python -m bench.checks``)."""
+    html = HOSTILE[name](16 * 1024)
+    for mode in SCHEMES:
+        page = color_scheme(html, mode)
+        assert page.startswith("<")
+        if name in ("many features", "many style tags") and mode != "invert":
+            assert "prefers-color-scheme" not in page  # well formed, so every one replaced
 
 
 # -- over HTTP -----------------------------------------------------------------------------
