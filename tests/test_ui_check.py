@@ -47,6 +47,13 @@ NEWSLETTER_HTML = """<!DOCTYPE html>
 """
 IMAGE_LINE = '<img src="https://shop.example/banner.png" width="600" height="200">'
 PAYLOAD = "<img src=x onerror=alert(document.domain)>"
+# A long HTML (over 100 KB): one image without alt, near its end.
+LONG_LINES = [
+    f'<p style="margin:0 0 4px">Paragraph {i}: the terms and conditions go on and on.</p>'
+    for i in range(1, 2001)
+]
+LONG_LINES.insert(1900, '<img src="https://shop.example/late.png" width="1" height="1">')
+LONG_HTML = "<html><body>\n" + "\n".join(LONG_LINES) + "\n</body></html>\n"
 
 
 def newsletter() -> EmailMessage:
@@ -80,7 +87,7 @@ def hostile() -> EmailMessage:
 
 @pytest.fixture(scope="module")
 def check_catcher() -> Iterator[Catcher]:
-    """A catcher of this module's own, holding its three messages."""
+    """A catcher of this module's own, holding its four messages."""
     with Catcher(TEST_SETTINGS) as catcher:
         send(catcher, newsletter())
         plain = EmailMessage()
@@ -90,6 +97,13 @@ def check_catcher() -> Iterator[Catcher]:
         plain.set_content("No HTML here, see http://localhost:3000/reset\n")
         send(catcher, plain)
         send(catcher, hostile())
+        long = EmailMessage()
+        long["From"] = "legal@shop.example"
+        long["To"] = "bob@example.com"
+        long["Subject"] = "Long terms"
+        long.set_content("The terms.\n")
+        long.add_alternative(LONG_HTML, subtype="html")
+        send(catcher, long)
         yield catcher
 
 
@@ -330,3 +344,17 @@ def test_hostile_text_in_the_report_stays_text(open_check: Callable[[str], Inbox
     assert page.evaluate("document.querySelectorAll('[onerror]').length") == 0
     assert not inbox.dialogs
     assert not [url for url in inbox.requests if url.endswith("/x")], inbox.requests
+
+
+def test_a_line_deep_in_a_long_html_is_found(open_check: Callable[[str], Inbox]) -> None:
+    assert len(LONG_HTML) > 100_000
+    inbox = open_check("Long terms")
+    page = inbox.page
+    source = page.locator("#check-source")
+    expect(source.locator(".src-line")).to_have_count(LONG_HTML.count("\n") + 1)
+    ref = page.locator('.finding[data-rule="img-alt"] button.line-ref')
+    expect(ref).to_have_text("1902")  # after <html><body> and 1900 paragraphs
+    ref.click()
+    current = source.locator(".src-line.current")
+    expect(current).to_have_text('<img src="https://shop.example/late.png" width="1" height="1">')
+    expect(current).to_be_in_viewport()
