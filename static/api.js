@@ -57,6 +57,11 @@ export const setRead = (id, read) => request("PATCH", `/api/messages/${encodeURI
 /** Delete one message; from one mailbox only (it lives on in any other) given one. */
 export const deleteMessage = (id, mailbox = null) =>
   request("DELETE", `/api/messages/${encodeURIComponent(id)}${scoped(mailbox)}`);
+/** Will it work: client support, lint findings and links; platform ("desktop", "mobile", "web") narrows the support. */
+export function checkMessage(id, platform = "") {
+  const query = platform ? `?${new URLSearchParams({ platform })}` : "";
+  return request("GET", `/api/messages/${encodeURIComponent(id)}/check${query}`);
+}
 export const mailboxes = () => request("GET", "/api/mailboxes");
 
 /** Delete everything, or only what the filters match; in one mailbox given one. */

@@ -33,7 +33,7 @@ export const SHORTCUTS = [
   { keys: ["Shift+I"], action: "markAllRead", help: "Mark all (or all matching) read in this mailbox" },
   { keys: ["m", "Shift+M"], action: "mailbox", args: [1, -1], help: "Next / previous mailbox" },
   { keys: ["/"], action: "search", help: "Search (words, from: to: subject: is:unread has:attachment, -word to leave out)" },
-  { keys: ["1", "2", "3", "4", "5"], action: "tab", args: [0, 1, 2, 3, 4], help: "HTML, Text, Source, Headers, Parts" },
+  { keys: ["1", "2", "3", "4", "5", "6"], action: "tab", args: [0, 1, 2, 3, 4, 5], help: "HTML, Text, Source, Headers, Parts, Check" },
   { keys: ["b"], action: "remote", help: "Block or show remote content in this message" },
   { keys: ["g", "Home"], action: "first", when: { Home: navigable }, help: "First message on the page" },
   { keys: ["[", "]"], action: "page", args: [-1, 1], help: "Newer / older page" },

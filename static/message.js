@@ -1,7 +1,8 @@
 // The message view: who, when, how it arrived, and tabs for HTML, text, source,
-// headers and parts. Everything from the message goes into the DOM as text.
+// headers, parts and the check (will it work in mail clients). Everything from the message goes into the DOM as text.
 
 import * as api from "./api.js";
+import { CheckView } from "./check.js";
 import { addressNodes, clear, exactTime, formatSize, h, icon, plural, timeEl } from "./dom.js";
 import { Preview } from "./preview.js";
 
@@ -12,6 +13,7 @@ const TABS = [
   { name: "source", label: "Source" },
   { name: "headers", label: "Headers" },
   { name: "parts", label: "Parts" },
+  { name: "check", label: "Check" },
 ];
 const URL_IN_TEXT = /\bhttps?:\/\/[^\s<>"'`]+/g;
 
@@ -81,6 +83,7 @@ export class MessageView {
     this.panels = new Map();
     this.tabs = new Map();
     this.sourceLoaded = false;
+    this.check = null;
 
     const available = {
       html: m.html !== null,
@@ -88,6 +91,7 @@ export class MessageView {
       source: true,
       headers: true,
       parts: true,
+      check: true,
     };
     const counts = { headers: m.headers.length, parts: m.parts.length };
     const tablist = h("div", { class: "tabs", role: "tablist", "aria-label": "Message views" });
@@ -273,6 +277,13 @@ export class MessageView {
     pre.removeAttribute("aria-busy");
   }
 
+  /** The check report, fetched the first time the tab is shown. */
+  fillCheck() {
+    this.check = new CheckView(this.message);
+    this.panels.get("check").append(this.check.el);
+    this.check.load();
+  }
+
   fillHeaders() {
     const m = this.message;
     const panel = this.panels.get("headers");
@@ -324,6 +335,7 @@ export class MessageView {
       this.panels.get(tab).hidden = !selected;
     }
     if (name === "source" && !this.sourceLoaded) this.fillSource();
+    if (name === "check" && !this.check) this.fillCheck();
     if (focus) this.tabs.get(name).focus();
     this.currentTab = name;
   }

@@ -169,7 +169,7 @@ class Inbox:
         return self
 
     def tab(self, name: str) -> Locator:
-        """Select a message tab (HTML, Text, Source, Headers, Parts); returns its panel."""
+        """Select a message tab (HTML, Text, Source, Headers, Parts, Check); returns its panel."""
         self.page.locator(f"#tab-{name.lower()}").click()
         panel = self.page.locator(f"#panel-{name.lower()}")
         expect(panel).to_be_visible()

@@ -641,6 +641,7 @@ def test_keyboard_shortcuts(catcher: Catcher, inbox: Inbox, http: Http) -> None:
         ("3", "source"),
         ("4", "headers"),
         ("5", "parts"),
+        ("6", "check"),
         ("1", "html"),
     ):
         keys.press(key)
@@ -730,7 +731,7 @@ def test_keys_not_in_the_help_table_are_left_alone(
         ("Shift+U", "U"),
         ("End", "End"),
         ("0", "0"),
-        ("6", "6"),
+        ("7", "7"),
     ]
     for press, _ in strangers:
         page.keyboard.press(press)
@@ -744,7 +745,7 @@ def test_keys_not_in_the_help_table_are_left_alone(
 
 # The help dialog's names for keys that Playwright spells otherwise.
 PLAYWRIGHT_KEYS = {"↓": "ArrowDown", "↑": "ArrowUp", "Esc": "Escape"}
-TABS = ["html", "text", "source", "headers", "parts"]
+TABS = ["html", "text", "source", "headers", "parts", "check"]
 
 
 @pytest.mark.browser
@@ -918,7 +919,7 @@ def test_every_key_in_the_help_dialog_does_what_it_says(
         "Mark all (or all matching) read in this mailbox": marks_all_read,
         "Next / previous mailbox": steps_through_mailboxes,
         "Search (words, from: to: subject: is:unread has:attachment, -word to leave out)": searches,
-        "HTML, Text, Source, Headers, Parts": selects_a_tab,
+        "HTML, Text, Source, Headers, Parts, Check": selects_a_tab,
         "Block or show remote content in this message": flips_remote,
         "First message on the page": goes_to_first,
         "Newer / older page": turns_the_page,
