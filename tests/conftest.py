@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import smtplib
@@ -10,11 +11,12 @@ import time
 import tracemalloc
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -32,6 +34,7 @@ CORPUS = Path(
 CORPUS_MISSING = f"shared corpus not found at {CORPUS}"
 
 TEST_SETTINGS = Settings(smtp_port=0, http_port=0)
+T = TypeVar("T")
 
 
 def corpus_files() -> list[Path]:
@@ -117,6 +120,13 @@ def wait_until(condition: Callable[[], bool], seconds: float = 20, what: str = "
     while not condition():
         assert time.monotonic() < deadline, what or "the condition never held"
         threading.Event().wait(0.005)
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own: in a worker that has run a browser test,
+    the main thread holds Playwright's event loop, and no other loop may run there."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def smtp_client(catcher: Catcher, **kwargs: Any) -> smtplib.SMTP:

@@ -15,7 +15,7 @@ import pytest
 
 from catcher.server import Catcher
 
-from .conftest import Http, make_email, send, wait_until
+from .conftest import Http, make_email, run_async, send, wait_until
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_two_thousand_parked_waits_cost_no_threads(catcher: Catcher, http: Http)
             writer.close()
         return threads, heads
 
-    threads, heads = asyncio.run(scenario())
+    threads, heads = run_async(scenario())
     assert threads < 60, f"{threads} threads with {waits + streams} clients parked"
     assert all(head.startswith(b"HTTP/1.1 200 ") for head in heads)
 

@@ -15,7 +15,7 @@ import pytest
 
 from catcher.server import Catcher
 
-from .conftest import make_email, smtp_client, wait_until
+from .conftest import make_email, run_async, smtp_client, wait_until
 
 MB = 1024 * 1024
 
@@ -60,7 +60,7 @@ def test_a_thousand_clients_at_once_all_get_the_greeting(catcher: Catcher) -> No
     async def burst() -> list[bytes | BaseException]:
         return await asyncio.gather(*(client() for _ in range(1000)), return_exceptions=True)
 
-    results = asyncio.run(burst())
+    results = run_async(burst())
     greeted = [r for r in results if isinstance(r, bytes) and r.startswith(b"220 ")]
     assert len(greeted) == 1000, [r for r in results if r not in greeted][:3]
 

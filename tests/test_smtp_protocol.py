@@ -16,7 +16,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from catcher.server import Catcher
 from catcher.smtp_protocol import read_data
 
-from .conftest import TEST_SETTINGS, mail_params
+from .conftest import TEST_SETTINGS, mail_params, run_async
 
 # ---------------------------------------------------------------------------------------
 # read_data, driven through a real asyncio.StreamReader fed in pieces. Over TCP the
@@ -62,7 +62,7 @@ async def drive(pieces: Sequence[bytes], *, limit: int, size_limit: int | None) 
 
 
 def feed(pieces: Sequence[bytes], *, limit: int = 2**16, size_limit: int | None = None) -> Fed:
-    return asyncio.run(drive(pieces, limit=limit, size_limit=size_limit))
+    return run_async(drive(pieces, limit=limit, size_limit=size_limit))
 
 
 def reference(stream: bytes, size_limit: int | None = None) -> tuple[bytes | None, bytes]:
@@ -200,7 +200,7 @@ def test_random_streams_read_as_rfc_5321_says() -> None:
             expected = reference(stream, size_limit)
             assert (fed.content, fed.rest) == expected, (pieces, limit, size_limit)
 
-    asyncio.run(run_all())
+    run_async(run_all())
     assert overruns > 0
 
 
@@ -245,11 +245,12 @@ class StockServer:
                 loop=self.loop,
             )
 
-        self.server = self.loop.run_until_complete(self.loop.create_server(factory, "127.0.0.1", 0))
-        host, port = self.server.sockets[0].getsockname()[:2]
-        self.address: tuple[str, int] = (host, port)
         self.thread = threading.Thread(target=self.loop.run_forever, name="stock-aiosmtpd")
         self.thread.start()
+        listening = self.loop.create_server(factory, "127.0.0.1", 0)
+        self.server = asyncio.run_coroutine_threadsafe(listening, self.loop).result(timeout=30)
+        host, port = self.server.sockets[0].getsockname()[:2]
+        self.address: tuple[str, int] = (host, port)
 
     def stop(self) -> None:
         async def close() -> None:
