@@ -326,17 +326,19 @@ class Email:
 
     # -- will it work
 
-    def check(self, platforms: str | Iterable[str] = "all") -> dict[str, Any]:
+    def check(self, platforms: str | Iterable[str] | None = "all") -> dict[str, Any]:
         """The report ``GET /api/messages/{id}/check`` gives, made here from the same bytes:
         client compatibility (narrowed by ``platforms``: ``"desktop"``, ``"mobile"``,
         ``"web"`` or platform names), lint findings (errors first) and every link."""
         from catcher.checks import check, platforms_of
 
+        if platforms is None:
+            platforms = "all"
         words = platforms.split(",") if isinstance(platforms, str) else platforms
         return {"id": self.id, **check(self.raw, self.parsed, platforms_of(words))}
 
     def lint(
-        self, severity: str = "warning", *, ignore: Iterable[str] = ()
+        self, severity: str = "warning", *, ignore: str | Iterable[str] = ()
     ) -> list[dict[str, Any]]:
         """The lint findings at ``severity`` or worse (``error``, ``warning``, ``info``),
         leaving out the rules named in ``ignore``."""
@@ -345,7 +347,7 @@ class Email:
         if severity not in SEVERITIES:
             raise ValueError(f"severity: expected one of {', '.join(SEVERITIES)}, got {severity!r}")
         worst = SEVERITIES.index(severity)
-        skipped = set(ignore)
+        skipped = {ignore} if isinstance(ignore, str) else set(ignore)
         return [
             finding
             for finding in self.check()["findings"]
@@ -356,7 +358,9 @@ class Email:
         return f"<Email {describe(self)}>"
 
 
-def assert_no_lint(email: Email, severity: str = "error", *, ignore: Iterable[str] = ()) -> None:
+def assert_no_lint(
+    email: Email, severity: str = "error", *, ignore: str | Iterable[str] = ()
+) -> None:
     """Fail, listing each finding with its line, when ``email`` has lint findings at
     ``severity`` or worse (rules in ``ignore`` left out): a gate for templates in CI."""
     __tracebackhide__ = True

@@ -229,7 +229,10 @@ def color_scheme(html: str, mode: str) -> str:
         elif name == "meta" and (item.get("name") or "").strip().lower() in _SCHEME_METAS:
             declared.update(_scheme_words(item.get("content") or ""))
         elif name in ("html", "body") and "color-scheme" in (item.get("style") or "").lower():
-            _declared_in(tinycss2.parse_component_value_list(item.get("style") or ""), declared)
+            try:
+                _declared_in(tinycss2.parse_component_value_list(item.get("style") or ""), declared)
+            except ValueError:  # a number too long for int(): not a declaration to read
+                pass
     # An email that declares no scheme keeps the browser's default canvas: light.
     injected = f":root{{color-scheme:{shown}!important}}" if shown in declared else ""
     if mode == "invert":
@@ -273,9 +276,11 @@ def _rewrite_css(css: str, shown: str, declared: set[str]) -> str | None:
 
     edits: list[tuple[int, int, str]] = []
     # Lists of nodes to read, each with whether it is inside a media query list.
-    pending: list[tuple[list[Node], bool]] = [
-        (tinycss2.parse_component_value_list(text, skip_comments=True), False)
-    ]
+    try:
+        tokens = tinycss2.parse_component_value_list(text, skip_comments=True)
+    except ValueError:  # a number too long for int(): the sheet is left as written
+        return None
+    pending: list[tuple[list[Node], bool]] = [(tokens, False)]
     while pending:
         nodes, in_media = pending.pop()
         prelude_start = 0

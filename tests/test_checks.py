@@ -335,6 +335,50 @@ def test_parts_text_alternative_and_headers() -> None:
     assert no_from["html"]["present"] is False and no_from["compatibility"]["features"] == []
 
 
+GOOD_MAIL = """<html lang="en"><head><title>News</title>
+<style>.dark { color: #ffffff } :root { color-scheme: light dark }</style></head><body>
+<div style="display:none;max-height:0;color:#ffffff">Preheader text</div>
+<table role="presentation"><tr><td bgcolor="#000000" class="dark">Welcome aboard</td></tr></table>
+<img src="https://example.com/logo.png" alt="Logo" style="width:120px;height:auto">
+<v:fill type="frame" src="cid:bg@x" />
+<a href="mailto:?subject=Look&amp;body=https%3A%2F%2Fexample.com">Tell a friend</a>
+<a href="mailto:info@example.xn--p1ai">Write</a>
+<a href="mailto:Jane%20Doe%20%3Cjane@example.com%3E">Jane</a>
+<a href="https://click.example.com/ls?upn=abc%3D%3D0&amp;r=https%3A%2F%2Fshop.example.com">Shop</a>
+<div style="display:-webkit-flex">x</div>
+</body></html>"""
+GOOD_TEXT = "Welcome aboard. Shop: https://click.example.com/ls?upn=abc%3D%3D0&r=https%3A%2F%2Fshop.example.com"
+
+
+def test_ordinary_good_mail_has_no_false_findings() -> None:
+    message = EmailMessage()
+    message["From"] = "news@example.com"
+    message["To"] = "ada@example.com"
+    message["Subject"] = "News"
+    message["Date"] = "Tue, 01 Dec 2026 10:00:00 +0000"
+    message["Message-ID"] = "<n1@example.com>"
+    message["List-Unsubscribe"] = (
+        "<https://example.com/u?id=1> (Unsubscribe), <mailto:u@example.com>"
+    )
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(GOOD_TEXT)
+    message.add_alternative(GOOD_MAIL, subtype="html")
+    message.get_payload()[1].add_related(b"GIF89a", "image", "gif", cid="<bg@x>")
+    folded = message.as_bytes().replace(b"?id=1>", b"?id=\r\n 1>")  # white space inside is ignored
+    result = report(folded)
+    assert [(f["rule"], f["message"]) for f in result["findings"]] == []
+    assert feature(result, "css-display-flex")["lines"] == [11]
+
+
+def test_loopback_written_short_or_as_a_number_is_local() -> None:
+    html = "".join(
+        f'<a href="http://{host}/">x</a>'
+        for host in ("127.1", "0177.0.0.1", "2130706433", "0x7f.0.0.1", "[::1]")
+    )
+    found = finding(report(html_message(html, text="x")), "link-local")
+    assert found["count"] == 5 and "loopback" in found["message"]
+
+
 def test_assert_no_lint_lists_each_finding_with_its_line() -> None:
     email = Email.from_raw(html_message(LINKS, text="Links"))
     with pytest.raises(MailAssertionError) as failure:
@@ -351,6 +395,8 @@ def test_assert_no_lint_lists_each_finding_with_its_line() -> None:
         "link-malformed",
     ]
     assert_no_lint(email, ignore=ignored)
+    assert "link-file" not in {f["rule"] for f in email.lint(ignore="link-file")}
+    assert email.check(None)["compatibility"]["platforms"] == "all"
     assert {f["severity"] for f in email.lint("warning")} == {"error", "warning"}
     with pytest.raises(ValueError, match="severity: expected one of error, warning, info"):
         email.lint("fatal")
@@ -368,11 +414,24 @@ def test_hostile_html_and_css_give_a_report(subtests: pytest.Subtests) -> None:
         "control bytes": "<a href='http://\x00\x01/'>\x00</a><img src='\x7f'>",
         "ipv6 host": "<a href='http://[::1/'>x</a><a href='http://[fe80::1]/'>y</a>",
         "over the cap": "<p>" + "word " * (MAX_HTML // 4) + "</p>",
+        "numbers past int()": "<p style='width:"
+        + "1" * 4400
+        + "px'>x</p><style>a{b:"
+        + "1" * 4400
+        + "}</style><font color='"
+        + "1" * 5000
+        + "'>x</font><td bgcolor='"
+        + "2" * 5000
+        + "'>y</td>",
+        "deep font-weight": "<b style='font-weight:" + "(" * 600 + "'>x</b>",
+        "long port and zone": "<a href='http://a:" + "x" * 100_000 + "/'>x</a>"
+        "<a href='http://[fe80::1%25" + "z" * 30_000 + "]/'>y</a>",
     }
     for name, html in cases.items():
         with subtests.test(name):
             result = report(html_message(html))
             assert result["counts"]["error"] + result["counts"]["warning"] >= 1
+            assert all(len(f["message"]) < 400 for f in result["findings"])
             json.dumps(result)
     assert report(html_message(cases["over the cap"]))["html"]["truncated"] is True
 

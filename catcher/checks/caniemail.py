@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from catcher.checks.document import Document, Use
 
@@ -131,6 +132,8 @@ _SHORTHANDS = (
 _VALUES = {
     ("display", "flex"): "css-display-flex",
     ("display", "inline-flex"): "css-display-flex",
+    ("display", "-webkit-flex"): "css-display-flex",
+    ("display", "-webkit-inline-flex"): "css-display-flex",
     ("display", "grid"): "css-display-grid",
     ("display", "inline-grid"): "css-display-grid",
     ("display", "none"): "css-display-none",
@@ -386,7 +389,7 @@ def _image_format(url: str, content_types: dict[str, str]) -> tuple[str | None, 
         subtype = head.split(";", 1)[0].removeprefix("image/").removeprefix("video/")
         return _IMAGE_FORMATS.get(subtype), ";base64" in head
     if lowered.startswith("cid:"):
-        declared = content_types.get(lowered[4:].strip("<>"), "")
+        declared = content_types.get(unquote(lowered[4:]).strip("<> "), "")
         return _IMAGE_FORMATS.get(declared.split("/", 1)[-1]), False
     path = lowered.split("?", 1)[0].split("#", 1)[0]
     name = path.rsplit("/", 1)[-1]

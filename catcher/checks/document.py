@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import tinycss2
 import tinycss2.color4
@@ -37,6 +38,11 @@ _VOID = frozenset(
 _DOCTYPE = re.compile(r"\s*<!doctype\s+html\s*>", re.IGNORECASE)
 _COMMENT = re.compile(r"<!--")
 _HEADING = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+# Start tags that close an open <p> (a subset of HTML's list: the ones mail uses).
+_CLOSES_P = frozenset(
+    {"p", "div", "table", "ul", "ol", "dl", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"}
+    | {"pre", "hr", "center", "section", "header", "footer", "address", "form"}
+)
 # Browsers' default heading sizes, in px (headings are bold).
 _HEADING_SIZES = {"h1": 32.0, "h2": 24.0, "h3": 18.72, "h4": 16.0, "h5": 13.28, "h6": 10.72}
 
@@ -96,7 +102,21 @@ class _Open:
     background: tuple[float, float, float] | None
     size: float | None
     bold: bool
+    hidden: bool = False  # not shown: a preheader, display:none
     sampled: bool = False  # its text's colours are recorded
+
+
+@dataclass(slots=True)
+class _Inline:
+    """What a ``style`` attribute (and the old colour attributes) say about an element."""
+
+    colour: tuple[float, float, float] | None = None
+    background: tuple[float, float, float] | None = None
+    size: float | None = None
+    bold: bool = False
+    hidden: bool = False
+    width: bool = False
+    height: bool = False
 
 
 @dataclass(slots=True)
@@ -116,6 +136,7 @@ class Document:
     has_html_tag: bool = False
     title: str | None = None
     dark_styles: bool = False
+    styled_colour: bool = False  # a style sheet sets a text colour
     nodes: int = 0
 
     def use(self, feature: str, line: int) -> None:
@@ -170,9 +191,11 @@ class _Reader:
         if top.sampled or len(self.doc.colours) >= MAX_COLOURS:
             return
         top.sampled = True
+        if top.hidden:
+            return
         background = next((o.background for o in reversed(self._stack) if o.background), None)
-        if top.colour is None and background is None:
-            return  # the reader's own colours
+        if top.colour is None and (background is None or self.doc.styled_colour):
+            return  # the reader's own colours, or ones a style sheet sets
         size = next((o.size for o in reversed(self._stack) if o.size), None)
         heading = next((o.name for o in reversed(self._stack[-4:]) if o.name in _HEADING), None)
         if size is None:
@@ -217,19 +240,10 @@ class _Reader:
         elif name == "link" and "stylesheet" in attrs.get("rel", "").lower().split():
             doc.stylesheets.append((attrs.get("href", ""), line))
         elif name == "img":
-            doc.images.append(
-                Image(
-                    attrs.get("src", ""),
-                    line,
-                    "img",
-                    attrs.get("alt"),
-                    attrs.get("width"),
-                    attrs.get("height"),
-                    self._link is not None,
-                )
-            )
+            image_at = len(doc.images)
+            doc.images.append(Image(attrs.get("src", ""), line, "img", attrs.get("alt")))
             if self._link is not None and attrs.get("alt"):
-                self._link.text += " " + attrs["alt"]
+                self._link.text += " " + attrs["alt"][:200]
         elif name == "a" and "href" in attrs:
             self._link = Link(
                 attrs["href"], line, label=attrs.get("aria-label") or attrs.get("title") or ""
@@ -247,28 +261,39 @@ class _Reader:
             self._table_heads[-1] = (head[0], True, head[2])
         if "background" in attrs and attrs["background"].strip():
             doc.images.append(Image(attrs["background"].strip(), line, "background"))
+        media = attrs.get("media", "").lower()
+        if "prefers-color-scheme" in media:
+            doc.dark_styles = True
         style = attrs.get("style")
-        colour = background = size = None
-        bold = False
-        if style:
-            colour, background, size, bold = self.inline_style(style, line)
+        inline = self.inline_style(style, line) if style else _Inline()
+        if name == "img":
+            doc.images[image_at] = replace(
+                doc.images[image_at],
+                width=attrs.get("width") or ("css" if inline.width else None),
+                height=attrs.get("height") or ("css" if inline.height else None),
+            )
         if name == "font" and attrs.get("color"):
-            colour = _colour(attrs["color"]) or colour
+            inline.colour = _colour(attrs["color"]) or inline.colour
         if attrs.get("bgcolor"):
-            background = _colour(attrs["bgcolor"]) or background
+            inline.background = _colour(attrs["bgcolor"]) or inline.background
+        if "hidden" in attrs or attrs.get("aria-hidden", "").lower() == "true":
+            inline.hidden = True
         if name in _VOID or name in ("style", "script", "title", "textarea"):
             return
         if len(self._stack) >= MAX_DEPTH:
             return
+        if name in _CLOSES_P and self._stack and self._stack[-1].name == "p":
+            self._stack.pop()  # a block closes an open paragraph, as browsers do
         parent = self._stack[-1] if self._stack else None
         self._stack.append(
             _Open(
                 name,
                 line,
-                colour or (parent.colour if parent else None),
-                background,
-                size or (parent.size if parent else None),
-                bold,
+                inline.colour or (parent.colour if parent else None),
+                inline.background,
+                inline.size or (parent.size if parent else None),
+                inline.bold,
+                inline.hidden or (parent.hidden if parent else False),
             )
         )
 
@@ -310,7 +335,11 @@ class _Reader:
     # -- CSS ----------------------------------------------------------------------------
 
     def stylesheet(self, css: str, first_line: int) -> None:
-        rules = tinycss2.parse_stylesheet(css, skip_comments=False, skip_whitespace=True)
+        # CSS counts CR and FF as line ends, HTML lines here count LF only.
+        css = css.replace("\r\n", "\n").replace("\r", " ").replace("\f", " ")
+        rules = _tokenized(
+            lambda: tinycss2.parse_stylesheet(css, skip_comments=False, skip_whitespace=True)
+        )
         self.rules(rules, first_line, 0)
 
     def rules(
@@ -375,49 +404,61 @@ class _Reader:
             ):
                 self.rules([item], first, depth + 1, nested=True)
 
-    def inline_style(
-        self, style: str, line: int
-    ) -> tuple[
-        tuple[float, float, float] | None, tuple[float, float, float] | None, float | None, bool
-    ]:
-        colour = background = size = None
-        bold = False
-        for item in tinycss2.parse_blocks_contents(
-            style, skip_comments=False, skip_whitespace=True
-        ):
+    def inline_style(self, style: str, line: int) -> _Inline:
+        found = _Inline()
+        items = _tokenized(
+            lambda: tinycss2.parse_blocks_contents(style, skip_comments=False, skip_whitespace=True)
+        )
+        for item in items:
             if isinstance(item, ast.Comment):
                 self.doc.use("css-comments", line)
             if not isinstance(item, ast.Declaration):
                 continue
-            self.declaration(item, line)
+            self.declaration(item, line, inline=True)
             name = item.lower_name
+            first = _first(item.value)
+            word = first.lower_value if isinstance(first, ast.IdentToken) else ""
             if name == "color":
-                colour = _colour_tokens(item.value) or colour
+                found.colour = _colour_tokens(item.value) or found.colour
             elif name in ("background-color", "background"):
-                background = _first_colour(item.value) or background
+                found.background = _first_colour(item.value) or found.background
             elif name == "font-size":
-                size = _pixels(item.value) or size
+                found.size = _pixels(item.value) or found.size
+                if found.size is not None and found.size <= 1:
+                    found.hidden = True
             elif name == "font-weight":
-                bold = tinycss2.serialize(item.value).strip().lower() in (
-                    "bold",
-                    "bolder",
-                    "600",
-                    "700",
-                    "800",
-                    "900",
-                )
-        return colour, background, size, bold
+                number = first.value if isinstance(first, ast.NumberToken) else 0
+                found.bold = word in ("bold", "bolder") or number >= 600
+            elif name == "width":
+                found.width = word != "auto"
+            elif name == "height":
+                found.height = True
+            elif (name, word) in (
+                ("display", "none"),
+                ("visibility", "hidden"),
+                ("mso-hide", "all"),
+            ):
+                found.hidden = True
+            elif name in ("opacity", "max-height") and isinstance(
+                first, (ast.NumberToken, ast.PercentageToken, ast.DimensionToken)
+            ):
+                found.hidden = found.hidden or first.value == 0
+        return found
 
-    def declaration(self, item: ast.Declaration, line: int) -> None:
+    def declaration(self, item: ast.Declaration, line: int, *, inline: bool = False) -> None:
         doc = self.doc
         name = item.lower_name
         doc.use(f"property:{name}", line)
+        if name == "color-scheme" and any(
+            isinstance(t, ast.IdentToken) and t.lower_value == "dark" for t in item.value
+        ):
+            doc.dark_styles = True
+        elif name == "color" and not inline:
+            doc.styled_colour = True
         if item.important:
             doc.use("css-important", line)
         value = item.value
-        first = next(
-            (t for t in value if not isinstance(t, (ast.WhitespaceToken, ast.Comment))), None
-        )
+        first = _first(value)
         if isinstance(first, ast.IdentToken):
             doc.use(f"value:{name}:{first.lower_value}", line)
         for token in _walk(value, 0):
@@ -521,6 +562,20 @@ class _Reader:
             doc.use("css-selector-chaining", line)
 
 
+def _tokenized(parse: Callable[[], list[Any]]) -> list[Any]:
+    """What tinycss2 makes of a text, or nothing when it cannot (a number of more digits
+    than Python turns into an int raises ValueError)."""
+    try:
+        return parse()
+    except (ValueError, RecursionError):
+        return []
+
+
+def _first(tokens: list[ast.Node]) -> ast.Node | None:
+    """The first token of a value that is not white space or a comment."""
+    return next((t for t in tokens if not isinstance(t, (ast.WhitespaceToken, ast.Comment))), None)
+
+
 def _count(table: dict[str, Use], key: str, line: int) -> None:
     found = table.get(key)
     if found is None:
@@ -565,7 +620,7 @@ def _colour(text: str) -> tuple[float, float, float] | None:
     text = text.strip()
     if re.fullmatch(r"[0-9a-fA-F]{6}|[0-9a-fA-F]{3}", text):
         text = "#" + text  # bgcolor="ffffff", as old HTML writes it
-    return _colour_tokens(tinycss2.parse_component_value_list(text))
+    return _colour_tokens(_tokenized(lambda: tinycss2.parse_component_value_list(text[:200])))
 
 
 def _colour_tokens(tokens: list[ast.Node]) -> tuple[float, float, float] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from urllib.parse import unquote, urlsplit
 
 __all__ = ["PLACEHOLDER", "problems"]
@@ -13,8 +14,12 @@ PLACEHOLDER = re.compile(
     r"\{\{.{0,80}?\}\}|\{%.{0,80}?%\}|\$\{[^{}]{1,80}\}|\*\|[A-Z0-9_:]{1,40}\|\*|\[\[[^\[\]]{1,80}\]\]"
 )
 _ADDRESS = re.compile(
-    r"[\w.!#$%&'*+/=?^`{|}~-]{1,64}@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}"
+    r"[\w.!#$%&'*+/=?^`{|}~-]{1,64}@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+"
+    r"(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{1,59})",
+    re.IGNORECASE,
 )
+# "Jane Doe <jane@example.com>", which clients accept in a mailto: link.
+_NAMED = re.compile(r"[^<>]{0,200}<([^<>]{1,320})>")
 _HOST = re.compile(r"(?:[^\W_](?:[\w-]{0,61}[^\W_])?)(?:\.[^\W_](?:[\w-]{0,61}[^\W_])?)*\.?")
 _LOCAL_SUFFIXES = (
     ".localhost",
@@ -71,20 +76,20 @@ def problems(url: str, kind: str) -> list[tuple[str, str]]:
             ]
     elif scheme not in ("http", "https"):
         return found
-    if any(c.isspace() for c in text) or any(ord(c) < 32 for c in text):
+    if any(c.isspace() or ord(c) < 32 for c in text):
         found.append(("link-malformed", "contains spaces or control characters"))
     try:
         parts = urlsplit(text)
         host = parts.hostname or ""
         parts.port  # noqa: B018 - an out-of-range or non-numeric port raises here
     except ValueError as exc:
-        return [*found, ("link-malformed", f"cannot be read: {exc}")]
+        return [*found, ("link-malformed", f"cannot be read: {str(exc)[:80]}")]
     if not host:
         return [*found, ("link-malformed", "has no host")]
     local = _local(host)
     if local:
         found.append(("link-local", f"points at {local}, which readers cannot reach"))
-    elif not _HOST.fullmatch(host) and not _ip(host):
+    elif not _HOST.fullmatch(host) and not _ip(host) and not found:
         found.append(("link-malformed", f"has an invalid host {host[:80]!r}"))
     if scheme == "http" and kind in ("image", "background", "stylesheet"):
         found.append(
@@ -101,30 +106,45 @@ def _mailto(rest: str) -> list[tuple[str, str]]:
         if key.lower() in ("to", "cc", "bcc"):
             addresses += [a.strip() for a in unquote(value).split(",") if a.strip()]
     if not addresses:
-        return [("mailto-invalid", "names no address")]
-    bad = [a for a in addresses if not _ADDRESS.fullmatch(a)]
+        # mailto:?subject=...&body=... lets the reader pick the address (RFC 6068).
+        return [] if query.strip() else [("mailto-invalid", "names no address")]
+    bad = [a for a in addresses if not _ADDRESS.fullmatch(_bare(a))]
     if bad:
         return [("mailto-invalid", f"has an invalid address {bad[0][:80]!r}")]
     return []
+
+
+def _bare(address: str) -> str:
+    named = _NAMED.fullmatch(address)
+    return named.group(1).strip() if named else address
 
 
 def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(host.strip("[]"))
     except ValueError:
+        pass
+    # Browsers read IPv4 addresses written short, in octal or hex, or as one number.
+    if not re.fullmatch(r"(?:0x[0-9a-f]+|\d+)(?:\.(?:0x[0-9a-f]+|\d+)){0,3}", host, re.IGNORECASE):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except (OSError, ValueError):
         return None
 
 
 def _local(host: str) -> str:
     """What local place a host names ("localhost", "a private address"), else ""."""
     name = host.lower().rstrip(".")
-    if name == "localhost" or name.endswith(_LOCAL_SUFFIXES) or "." not in name and not _ip(name):
-        return "localhost" if "localhost" in name else f"a local name ({name[:60]})"
     address = _ip(name)
+    if address is None and (
+        name == "localhost" or name.endswith(_LOCAL_SUFFIXES) or "." not in name
+    ):
+        return "localhost" if "localhost" in name else f"a local name ({name[:60]})"
     if address is None:
         return ""
     if address.is_loopback:
         return "this machine (loopback)"
     if address.is_private or address.is_link_local or address.is_unspecified or address.is_reserved:
-        return f"a private address ({address})"
+        return f"a private address ({str(address)[:60]})"
     return ""

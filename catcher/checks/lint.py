@@ -343,7 +343,7 @@ def _html(found: _Findings, parsed: Parsed, doc: Document, html_bytes: int) -> N
             continue
         if image.alt is None:
             found.add("img-alt", f"<img src={image.url[:80]!r}> has no alt.", image.line)
-        if not image.width or not image.height:
+        if not image.width or not image.height:  # attributes, or width and height in CSS
             found.add(
                 "image-dimensions",
                 f"<img src={image.url[:80]!r}> has no width or height attribute.",
@@ -398,11 +398,15 @@ def _compare_text(found: _Findings, text: str, doc: Document) -> None:
         if shared < 0.3:
             found.add("text-differs", f"The text part has only {shared:.0%} of the HTML's words.")
     web = {
-        unquote(link.url.strip())
+        link.url.strip()
         for link in doc.links
         if link.url.strip().lower().startswith(("http://", "https://"))
     }
-    missing = [url for url in web if url not in text and unquote(url) not in text]
+    in_text: set[str] = set()
+    for match in _TEXT_URL.finditer(text[:400_000]):
+        url = match.group().rstrip(".,;:!?'\")")
+        in_text.update((url, unquote(url)))
+    missing = [url for url in web if url not in in_text and unquote(url) not in in_text]
     if web and missing and len(missing) * 2 > len(web):
         found.add(
             "text-differs",
@@ -413,12 +417,12 @@ def _compare_text(found: _Findings, text: str, doc: Document) -> None:
 
 def _cids(found: _Findings, parsed: Parsed, doc: Document) -> None:
     parts = {p.content_id.strip("<> ").lower(): p for p in parsed.parts if p.content_id}
-    referenced: set[str] = set()
+    # Any cid: in the HTML counts as a reference (VML fills, srcset, CSS), not only images.
+    referenced = {unquote(m.group(1)).strip("<> ").lower() for m in _CID.finditer(doc.html)}
     for image in doc.images:
         url = image.url.strip()
         if url.lower().startswith("cid:"):
             cid = unquote(url[4:]).strip("<> ").lower()
-            referenced.add(cid)
             if cid not in parts:
                 found.add("cid-missing", f"{url[:80]!r} names no part of the message.", image.line)
     for cid, part in parts.items():
@@ -432,7 +436,11 @@ def _cids(found: _Findings, parsed: Parsed, doc: Document) -> None:
             )
 
 
-_URI_LIST = re.compile(r"\s*<([^<>]*)>\s*(?:,|$)")
+_URI_LIST = re.compile(r"\s*<([^<>]*)>\s*(?:,\s*|$)")
+_COMMENT = re.compile(r"\([^()]{0,200}\)")
+_CID = re.compile(r"""cid:([^"'\s)>,]{1,400})""", re.IGNORECASE)
+_TEXT_URL = re.compile(r"https?://[^\s<>\"]{1,2048}", re.IGNORECASE)
+MAX_UNSUBSCRIBE = 8 * 1024
 
 
 def _unsubscribe(found: _Findings, headers: dict[str, str], parsed: Parsed) -> None:
@@ -457,18 +465,26 @@ def _unsubscribe(found: _Findings, headers: dict[str, str], parsed: Parsed) -> N
                 "List-Unsubscribe-Post is there without List-Unsubscribe.",
             )
         return
+    if len(value) > MAX_UNSUBSCRIBE:
+        found.add(
+            "list-unsubscribe-malformed",
+            f"List-Unsubscribe is {len(value):,} characters long: no reader goes through that.",
+        )
+        return
     uris = []
-    rest = value.strip()
-    while rest:
-        match = _URI_LIST.match(rest)
+    # Comments are allowed around the URIs (RFC 2369), and white space inside is ignored.
+    rest = _COMMENT.sub(" ", value).strip()
+    position = 0
+    while position < len(rest):
+        match = _URI_LIST.match(rest, position)
         if match is None:
             found.add(
                 "list-unsubscribe-malformed",
                 f"List-Unsubscribe is not a list of <URI>s: {value[:120]!r}.",
             )
             return
-        uris.append(match.group(1).strip())
-        rest = rest[match.end() :].strip()
+        uris.append(re.sub(r"\s+", "", match.group(1)))
+        position = match.end()
     if not uris:
         found.add("list-unsubscribe-malformed", "List-Unsubscribe is empty.")
         return
@@ -518,7 +534,7 @@ def list_links(doc: Document) -> list[dict[str, Any]]:
             _listed(
                 image.url,
                 "image" if image.kind == "img" else "background",
-                image.alt or "",
+                (image.alt or "")[:200],
                 image.line,
             )
         )
