@@ -150,6 +150,7 @@ def test_the_switcher_scopes_the_list_and_the_address_keeps_it(
     expect(page).to_have_url(re.compile(r"#/box/w2$"))
     expect(subjects(inbox)).to_have_count(3)
     keys.press("Shift+M")
+    expect(page).to_have_url(re.compile(r"#/box/w1$"))
     keys.press("Shift+M")
     expect(page).to_have_url(re.compile(r"#/$"))
     expect(inbox.rows).to_have_count(7)
