@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import queue
@@ -453,3 +454,126 @@ def sendmail(args: tuple[str, ...]) -> None:
     from catcher.sendmail import main as run_sendmail
 
     sys.exit(run_sendmail(list(args)))
+
+
+def _apply(decorators: list[Callable[[F], F]]) -> Callable[[F], F]:
+    def apply(function: F) -> F:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
+
+
+_FILTERS = [
+    click.option("--to", default=None, help="Only mail to this recipient (substring)."),
+    click.option("--from", "sender", default=None, help="Only mail from this sender (substring)."),
+    click.option("--subject", default=None, help="Only mail with this in its subject."),
+    click.option("-q", "--query", default=None, help="Search text, as in the inbox's search box."),
+    click.option("--mailbox", default=None, help="Only this mailbox's mail."),
+    click.option("--since", type=int, default=None, help="Only messages with an id after this."),
+]
+_URL = click.option(
+    "--url",
+    default="http://127.0.0.1:8025",
+    envvar="CATCHER_URL",
+    show_envvar=True,
+    show_default=True,
+    help="The running catcher's HTTP address.",
+)
+
+
+@main.command("export")
+@_URL
+@click.option(
+    "--format",
+    "kind",
+    type=click.Choice(["mbox", "eml"]),
+    default="mbox",
+    show_default=True,
+    help="One mbox file (mboxrd), or a folder of <id>.eml files.",
+)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="The file or folder."
+)
+@_apply(_FILTERS)
+def export_command(url: str, kind: str, output: Path, **filters: Any) -> None:
+    """Write a running catcher's messages (or those the filters match) to files, byte for
+    byte, oldest first."""
+    from catcher import transfer
+
+    query = transfer.filter_query(**filters)
+    try:
+        if kind == "mbox":
+            count = transfer.export_mbox(url, query, output)
+        else:
+            count = transfer.export_eml(url, query, output)
+    except transfer.TransferError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"exported {count} message{'s' if count != 1 else ''} to {output}")
+
+
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--smtp-host", default="127.0.0.1", show_default=True, help="The catcher's SMTP host."
+)
+@click.option("--smtp-port", type=int, default=1025, show_default=True, help="Its SMTP port.")
+@click.option(
+    "--url",
+    default=None,
+    envvar="CATCHER_URL",
+    show_envvar=True,
+    help="Deliver over HTTP (POST /api/messages, bytes exactly) to this catcher instead.",
+)
+@click.option("--from", "sender", default=None, help="MAIL FROM for every message.")
+@click.option("--to", "recipients", multiple=True, help="RCPT TO for every message (repeatable).")
+def import_command(
+    paths: tuple[Path, ...],
+    smtp_host: str,
+    smtp_port: int,
+    url: str | None,
+    sender: str | None,
+    recipients: tuple[str, ...],
+) -> None:
+    """Deliver mbox files, Maildirs, .eml files and folders of them to a running catcher,
+    over SMTP so that routing and fault rules apply. The envelope is each message's From,
+    To, Cc and Bcc unless --from and --to say otherwise."""
+    from catcher import transfer
+
+    try:
+        found = list(transfer.found_in(paths))
+    except transfer.TransferError as error:
+        raise click.ClickException(str(error)) from None
+    failures: list[str] = []
+
+    def done(item: Any, error: str | None) -> None:
+        if error is not None:
+            failures.append(f"{item.source}: {error}")
+        bar.update(1)
+
+    with click.progressbar(
+        length=len(found),
+        label="importing",
+        file=sys.stderr if transfer.progress_wanted() else io.StringIO(),
+    ) as bar:
+        try:
+            delivered, failed = transfer.deliver(
+                found,
+                smtp=(smtp_host, smtp_port),
+                url=url,
+                sender=sender,
+                recipients=recipients,
+                done=done,
+            )
+        except transfer.TransferError as error:
+            raise click.ClickException(str(error)) from None
+    for line in failures[:20]:
+        click.echo(f"  failed: {line}", err=True)
+    if len(failures) > 20:
+        click.echo(f"  ... and {len(failures) - 20} more", err=True)
+    click.echo(
+        f"imported {delivered} message{'s' if delivered != 1 else ''}"
+        + (f", {failed} failed" if failed else "")
+    )
+    sys.exit(1 if failed else 0)

@@ -147,12 +147,16 @@ class Catcher:
 
 
 def _body_limit(settings: Settings) -> Callable[[bytes, bytes], int]:
-    """Request bodies are capped at 1 MB, except where an API takes a whole message
-    (Mailpit's send)."""
+    """Request bodies are capped at 1 MB, except where an API takes a whole message:
+    catcher's own ``POST /api/messages`` (raw, up to the SMTP size cap) and Mailpit's send
+    (base64 in JSON)."""
     large = settings.max_request_body
+    raw = max(MB, settings.max_message_size)
 
     def limit(method: bytes, target: bytes) -> int:
         path = target.partition(b"?")[0].lstrip(b"/")
-        return large if method == b"POST" and path == b"api/v1/send" else MB
+        if method != b"POST":
+            return MB
+        return large if path == b"api/v1/send" else raw if path == b"api/messages" else MB
 
     return limit

@@ -11,7 +11,7 @@ from flask import Flask, Response, request, send_from_directory
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from catcher import api, check_api, compat, fault_api, mailbox_api, wire
+from catcher import api, check_api, compat, fault_api, mailbox_api, transfer_api, wire
 from catcher.checks import Reports
 from catcher.faults import Faults
 from catcher.preview import PartTokens
@@ -71,6 +71,7 @@ def create_app(
     app.register_blueprint(mailbox_api.bp)
     app.register_blueprint(fault_api.bp)
     app.register_blueprint(check_api.bp)
+    app.register_blueprint(transfer_api.bp)
     compat.register(app, settings.compat)
 
     @app.get("/")
