@@ -14,6 +14,12 @@ from catcher.server import Catcher
 from .conftest import DATA, TEST_SETTINGS, smtp_client
 
 
+@schemathesis.serializer("message/rfc822")
+def _raw_message(ctx: Any, value: Any) -> bytes:
+    """POST /api/messages takes the raw message as its body."""
+    return value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogatepass")
+
+
 @pytest.fixture(scope="module")
 def live() -> Iterator[Catcher]:
     with Catcher(TEST_SETTINGS) as catcher:
@@ -36,6 +42,10 @@ def check(case: Any) -> None:
         # A rule's fields constrain each other (drop only at stage data, one of every,
         # rate and probability, ...): the server answers 400 with the reason for the
         # combinations the schema's description lists but cannot express.
+        excluded.append(schemathesis.checks.positive_data_acceptance)
+    if case.path == "/api/messages" and case.method.upper() == "POST":
+        # A body of white space, or a to= that is not one address, is refused with the
+        # reason: the schema cannot say what makes a message.
         excluded.append(schemathesis.checks.positive_data_acceptance)
     case.call_and_validate(timeout=30, excluded_checks=excluded)
 

@@ -373,6 +373,43 @@ def document() -> dict[str, Any]:
                         "404": _NOT_FOUND,
                     },
                 },
+                "post": {
+                    "summary": "store one raw message (routed into mailboxes like SMTP mail); the "
+                    "envelope from `from` and `to`, else from its headers",
+                    "parameters": [
+                        _param("from", "MAIL FROM (default: the From header's address)", _TEXT),
+                        _param(
+                            "to",
+                            "RCPT TO, repeatable (default: the To, Cc and Bcc addresses)",
+                            {"type": "array", "items": _TEXT},
+                        ),
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"message/rfc822": {"schema": {"type": "string"}}},
+                    },
+                    "responses": {
+                        "201": _json({"$ref": "#/components/schemas/Summary"}, "stored"),
+                        "400": _BAD,
+                        "413": _err("larger than the message size cap"),
+                    },
+                },
+            },
+            "/api/messages/export": {
+                "get": {
+                    "summary": "the matching messages, oldest first, as an mbox file (mboxrd)",
+                    "parameters": [
+                        *FILTERS,
+                        _param(
+                            "format", "mbox, the only format", {"type": "string", "enum": ["mbox"]}
+                        ),
+                    ],
+                    "responses": {
+                        "200": _body("application/mbox", "an mbox file"),
+                        "400": _BAD,
+                        "404": _NOT_FOUND,
+                    },
+                }
             },
             "/api/messages/wait": {
                 "get": {
