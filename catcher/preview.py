@@ -58,6 +58,8 @@ PREVIEW_POLICY_LOCAL = (
 PART_POLICY = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox"
 
 _CID = re.compile(r"""cid:([^"'\s)>]+)""", re.IGNORECASE)
+# A tag's media attribute and its value, as written (searched within the tag only).
+_MEDIA_VALUE = re.compile(r"""[\s/]media\s*=\s*("[^"]*"|'[^']*'|[^\s>"']+)""", re.IGNORECASE)
 _HEAD = re.compile(r"<head\b[^>]{0,1000}>", re.IGNORECASE)
 _TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 _CHARSET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$%&'+^_`{}~.-]{0,39}$")
@@ -219,9 +221,11 @@ def color_scheme(html: str, mode: str) -> str:
             media = item.get("media")
             if media is not None:
                 rewritten = _rewrite_css("@media " + media + "{}", shown, declared)
-                if rewritten is not None:
-                    attrs = [(k, rewritten[7:-2] if k == "media" else v) for k, v in item.attrs]
-                    edits.append((item.at, item.ends_at, _start_tag(name, attrs)))
+                value = _MEDIA_VALUE.search(html, item.at, item.ends_at)
+                if rewritten is not None and value is not None:
+                    # Only the value changes: the rest of the tag stays as written.
+                    quoted = '"' + escape(rewritten[7:-2]) + '"'
+                    edits.append((value.start(1), value.end(1), quoted))
             if name == "style":
                 css = _rewrite_css(item.raw_text, shown, declared)
                 if css is not None:
@@ -250,10 +254,6 @@ def color_scheme(html: str, mode: str) -> str:
         pos = stop
     out.append(html[pos:])
     return "".join(out)
-
-
-def _start_tag(name: str, attrs: Iterable[tuple[str, str]]) -> str:
-    return "<" + name + "".join(f' {k}="{escape(v)}"' for k, v in attrs) + ">"
 
 
 def _scheme_words(text: str) -> set[str]:

@@ -131,7 +131,7 @@ export class CheckView {
     }
     if (report.html.truncated) {
       section.append(h("p", { class: "muted" },
-        `Only the first ${formatSize(report.html.read)} of the HTML (${formatSize(report.html.bytes)}) were checked.`));
+        `Only the first ${report.html.read.toLocaleString()} characters of the HTML (${formatSize(report.html.bytes)}) were checked.`));
     }
     if (!compat.families.length) {
       section.append(h("p", { class: "muted" }, "No client has data for the features this HTML uses."));

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from catcher import Email, assert_no_lint
-from catcher.checks import MAX_HTML, RULES, check
+from catcher.checks import MAX_HTML, RULES, Reports, check
 from catcher.checks.caniemail import HERE as DATA_DIR
-from catcher.checks.caniemail import data
-from catcher.checks.lint import contrast
+from catcher.checks.caniemail import data, latest
+from catcher.checks.lint import contrast, lint
 from catcher.checks.refresh import main as refresh_main
 from catcher.mail import MailAssertionError
 from catcher.parsing import parse
@@ -403,37 +403,93 @@ def test_assert_no_lint_lists_each_finding_with_its_line() -> None:
 
 
 def test_hostile_html_and_css_give_a_report(subtests: pytest.Subtests) -> None:
-    cases = {
-        "unclosed style": "<style>a{color:red",
-        "nested blocks": "<style>" + "a{" * 20_000 + "</style>",
-        "nested functions": "<p style='color:" + "f(" * 20_000 + "'>x</p>",
-        "nested media": "<style>" + "@media (prefers-color-scheme:dark){" * 5_000 + "</style>",
-        "huge selector": "<style>" + "a:hover>b~c+d.e#f[g]," * 5_000 + "{x:y}</style>",
-        "deep elements": "<div style='color:#111'>x" * 20_000,
-        "bad colours": "<p style='color:rgb(1,2,3,4,5);background:hsl(x)'>x</p>" * 100,
-        "control bytes": "<a href='http://\x00\x01/'>\x00</a><img src='\x7f'>",
-        "ipv6 host": "<a href='http://[::1/'>x</a><a href='http://[fe80::1]/'>y</a>",
-        "over the cap": "<p>" + "word " * (MAX_HTML // 4) + "</p>",
-        "numbers past int()": "<p style='width:"
-        + "1" * 4400
-        + "px'>x</p><style>a{b:"
-        + "1" * 4400
-        + "}</style><font color='"
-        + "1" * 5000
-        + "'>x</font><td bgcolor='"
-        + "2" * 5000
-        + "'>y</td>",
-        "deep font-weight": "<b style='font-weight:" + "(" * 600 + "'>x</b>",
-        "long port and zone": "<a href='http://a:" + "x" * 100_000 + "/'>x</a>"
-        "<a href='http://[fe80::1%25" + "z" * 30_000 + "]/'>y</a>",
+    # Each case, and what its report must still say.
+    cases: dict[str, tuple[str, str]] = {
+        "unclosed style": ("<style>a{color:red", "html-style"),
+        "nested blocks": ("<style>" + "a{" * 20_000 + "</style>", "css-nesting"),
+        "nested functions": ("<p style='color:" + "f(" * 20_000 + "'>x</p>", "html-p"),
+        "nested media": (
+            "<style>" + "@media (prefers-color-scheme:dark){" * 5_000 + "</style>",
+            "css-at-media-prefers-color-scheme",
+        ),
+        "huge selector": (
+            "<style>" + "a:hover>b~c+d.e#f[g]," * 5_000 + "{x:y}</style>",
+            "css-pseudo-class-hover",
+        ),
+        "deep elements": ("<div style='color:#111'>x" * 20_000, "html-div"),
+        "bad colours": ("<p style='color:rgb(1,2,3,4,5);background:hsl(x)'>x</p>" * 100, "css-rgb"),
+        "control bytes": ("<a href='http://\x00\x01/'>\x00</a><img src='\x7f'>", "link-malformed"),
+        "ipv6 host": (
+            "<a href='http://[::1/'>x</a><a href='http://[fe80::1]/'>y</a>",
+            "link-local",
+        ),
+        "over the cap": ("<p>" + "word " * (MAX_HTML // 4) + "</p>", "html-p"),
+        "numbers past int()": (
+            "<p style='width:" + "1" * 4400 + "px'>x</p><style>a{b:" + "1" * 4400 + "}</style>"
+            "<font color='" + "1" * 5000 + "'>x</font><td bgcolor='" + "2" * 5000 + "'>y</td>",
+            "html-p",
+        ),
+        "deep font-weight": ("<b style='font-weight:" + "(" * 600 + "'>x</b>", "css-font-weight"),
+        "long port and zone": (
+            "<a href='http://a:" + "x" * 100_000 + "/'>x</a>"
+            "<a href='http://[fe80::1%25" + "z" * 30_000 + "]/'>y</a>",
+            "link-malformed",
+        ),
     }
-    for name, html in cases.items():
+    for name, (html, expected) in cases.items():
         with subtests.test(name):
             result = report(html_message(html))
-            assert result["counts"]["error"] + result["counts"]["warning"] >= 1
+            said = {f["slug"] for f in result["compatibility"]["features"]} | rules(result)
+            assert expected in said
             assert all(len(f["message"]) < 400 for f in result["findings"])
+            assert result["html"]["truncated"] is (name == "over the cap")
             json.dumps(result)
-    assert report(html_message(cases["over the cap"]))["html"]["truncated"] is True
+
+
+def test_reports_are_kept_within_their_bounds() -> None:
+    reports = Reports(max_bytes=100, entries=3)
+    for message_id in range(5):
+        reports.put(message_id, None, b"x" * 30)
+    assert [reports.get(i, None) is not None for i in range(5)] == [False, False, True, True, True]
+    assert reports.bytes == 90
+    reports.get(2, None)  # used, so kept over 3 when 5 arrives
+    reports.put(5, None, b"y" * 40)
+    assert reports.get(2, None) is not None and reports.get(3, None) is None
+    assert reports.bytes <= 100
+    reports.put(6, None, b"z" * 101)  # larger than everything: never kept
+    assert reports.get(6, None) is None
+    mobile = frozenset({"ios"})
+    reports.put(2, mobile, b"m")
+    assert reports.get(2, mobile) == b"m" and reports.get(2, None) is not None
+
+
+def test_text_over_a_picture_or_a_styled_background_is_not_judged() -> None:
+    html = """<html lang="en"><head><title>T</title><style>.hero{background:#000}</style></head>
+<body><table role="presentation"><tr>
+<td style="background-image:url(https://example.com/hero.jpg);color:#fff">On a photo</td>
+<td background="https://example.com/hero.jpg"><font color="#ffffff">On a photo too</font></td>
+<td class="hero" style="color:#fff">On a styled background</td>
+</tr></table></body></html>"""
+    assert "contrast" not in rules(report(html_message(html, text="On a photo")))
+
+
+def test_a_findings_message_is_about_its_first_line() -> None:
+    raw = html_message('<a href="https://example.com/{{ id }}">x</a>', "Subject: Hi {{ name }}\r\n")
+    found = finding(report(raw), "template-placeholder")
+    assert found["line"] == 1 and "{{ id }}" in found["message"]
+
+
+def test_over_25_mb_is_an_error_and_over_10_a_warning() -> None:
+    parsed = parse(b"From: a@example.com\r\n\r\nx\r\n")
+    huge = {f["rule"]: f["severity"] for f in lint(parsed, 26 * 1024 * 1024, None, 0)}
+    large = {f["rule"]: f["severity"] for f in lint(parsed, 11 * 1024 * 1024, None, 0)}
+    assert huge["message-too-large"] == "error" and "message-size" not in huge
+    assert large["message-size"] == "warning" and "message-too-large" not in large
+
+
+def test_the_latest_test_of_a_client_is_the_newest_date() -> None:
+    assert latest({"2024-04": "y", "2024-01": "n"}) == ("2024-04", "y")
+    assert latest({"2019-10": "n", "16.80": "y"}) == ("16.80", "y")  # listed in test order
 
 
 def test_every_corpus_message_gets_a_report(corpus_message: Path | None) -> None:

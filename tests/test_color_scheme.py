@@ -214,7 +214,8 @@ def test_hostile_html_gets_a_page_in_every_scheme(name: str) -> None:
     html = HOSTILE[name](16 * 1024)
     for mode in SCHEMES:
         page = color_scheme(html, mode)
-        assert page.startswith("<")
+        if mode == "invert":
+            assert INVERT_STYLE in page  # read to its end: the inverting style is in
         if name in ("many features", "many style tags") and mode != "invert":
             assert "prefers-color-scheme" not in page  # well formed, so every one replaced
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from catcher.checks.document import Document, Use
+from catcher.checks.document import LINES_KEPT, Document, Use
 
 __all__ = [
     "PLATFORM_GROUPS",
@@ -28,6 +28,7 @@ __all__ = [
     "compatibility",
     "data",
     "platform_names",
+    "latest",
     "platforms_of",
     "support_of",
     "used_features",
@@ -41,6 +42,7 @@ PLATFORM_GROUPS = {
 }
 SUPPORT = {"y": "yes", "a": "partial", "n": "no", "u": "unknown"}
 _NOTE = re.compile(r"#(\d+)")
+_DATE = re.compile(r"\d{4}-\d{2}")
 
 # Titles that do not name their properties plainly.
 _PROPERTIES = {
@@ -127,7 +129,6 @@ _SHORTHANDS = (
     "background",
     "animation",
     "transition",
-    "list-style",
 )
 _VALUES = {
     ("display", "flex"): "css-display-flex",
@@ -321,7 +322,7 @@ def used_features(doc: Document, content_types: dict[str, str]) -> dict[str, Use
             into = found[slug] = Use()
         into.count += use.count
         for line in use.lines:
-            if len(into.lines) < 20 and line not in into.lines:
+            if len(into.lines) < LINES_KEPT and line not in into.lines:
                 into.lines.append(line)
 
     for key, use in doc.features.items():
@@ -398,6 +399,15 @@ def _image_format(url: str, content_types: dict[str, str]) -> tuple[str | None, 
     return _IMAGE_FORMATS.get(name.rsplit(".", 1)[-1]), False
 
 
+def latest(by_version: dict[str, Any]) -> tuple[str, Any]:
+    """The latest test of a client: the newest date when versions are dates (YYYY-MM), else
+    the last listed (the data lists each client's tests as they were made)."""
+    if all(_DATE.fullmatch(version) for version in by_version):
+        version = max(by_version)
+        return version, by_version[version]
+    return list(by_version.items())[-1]
+
+
 def support_of(value: str) -> tuple[str, list[str]]:
     """caniemail's ``"a #1 #3"`` as ``("partial", ["1", "3"])``."""
     return SUPPORT.get(value[:1], "unknown"), _NOTE.findall(value)
@@ -408,7 +418,7 @@ def compatibility(used: dict[str, Use], platforms: frozenset[str] | None = None)
     support, and scores per client, family and overall."""
     known = data()
     features = []
-    tally: dict[tuple[str, str], list[float]] = {}  # client -> [yes, partial, no, version]
+    tally: dict[tuple[str, str], list[float]] = {}  # client -> [yes, partial, no]
     versions: dict[tuple[str, str], str] = {}
     for slug, use in sorted(used.items(), key=lambda item: item[0]):
         feature = known.features[slug]
@@ -420,7 +430,7 @@ def compatibility(used: dict[str, Use], platforms: frozenset[str] | None = None)
                     continue
                 if not by_version:
                     continue
-                version, value = list(by_version.items())[-1]
+                version, value = latest(by_version)
                 support, notes = support_of(str(value))
                 counts[support] += 1
                 notes_by_num = feature.get("notes_by_num") or {}

@@ -28,6 +28,9 @@ LINES_KEPT = 20
 MAX_DEPTH = 256
 # A CSS value is read this deep into nested functions and blocks.
 MAX_VALUE_DEPTH = 32
+# An end tag closes the nearest open element of its name this many levels up, at most
+# (a stray end tag costs no more than that).
+END_TAG_REACH = 32
 # Text colours are recorded for this many elements.
 MAX_COLOURS = 2000
 
@@ -70,7 +73,6 @@ class Image:
     alt: str | None = None
     width: str | None = None
     height: str | None = None
-    in_link: bool = False
 
 
 @dataclass(slots=True)
@@ -103,6 +105,7 @@ class _Open:
     size: float | None
     bold: bool
     hidden: bool = False  # not shown: a preheader, display:none
+    image: bool = False  # a background image: the colour behind the text is not known
     sampled: bool = False  # its text's colours are recorded
 
 
@@ -115,6 +118,7 @@ class _Inline:
     size: float | None = None
     bold: bool = False
     hidden: bool = False
+    image: bool = False
     width: bool = False
     height: bool = False
 
@@ -133,17 +137,14 @@ class Document:
     layout_tables: list[int] = field(default_factory=list)
     colours: list[Colour] = field(default_factory=list)
     html_lang: str | None = None
-    has_html_tag: bool = False
     title: str | None = None
     dark_styles: bool = False
     styled_colour: bool = False  # a style sheet sets a text colour
+    styled_background: bool = False  # a style sheet sets a background
     nodes: int = 0
 
     def use(self, feature: str, line: int) -> None:
-        found = self.features.get(feature)
-        if found is None:
-            found = self.features[feature] = Use()
-        found.add(line)
+        _count(self.features, feature, line)
 
 
 def read_document(html: str) -> Document:
@@ -193,7 +194,12 @@ class _Reader:
         top.sampled = True
         if top.hidden:
             return
-        background = next((o.background for o in reversed(self._stack) if o.background), None)
+        behind = next((o for o in reversed(self._stack) if o.background or o.image), None)
+        if behind is not None and behind.image:
+            return  # text on a picture: its colours are not known
+        background = behind.background if behind is not None else None
+        if background is None and self.doc.styled_background:
+            return  # a style sheet may set the background
         if top.colour is None and (background is None or self.doc.styled_colour):
             return  # the reader's own colours, or ones a style sheet sets
         size = next((o.size for o in reversed(self._stack) if o.size), None)
@@ -229,7 +235,6 @@ class _Reader:
             _count(doc.attributes, key, line)
         self.element_features(name, attrs, line)
         if name == "html":
-            doc.has_html_tag = True
             if doc.html_lang is None:
                 doc.html_lang = attrs.get("lang") or attrs.get("xml:lang")
         elif name == "title" and doc.title is None:
@@ -278,6 +283,8 @@ class _Reader:
             inline.background = _colour(attrs["bgcolor"]) or inline.background
         if "hidden" in attrs or attrs.get("aria-hidden", "").lower() == "true":
             inline.hidden = True
+        if attrs.get("background", "").strip():
+            inline.image = True
         if name in _VOID or name in ("style", "script", "title", "textarea"):
             return
         if len(self._stack) >= MAX_DEPTH:
@@ -294,6 +301,7 @@ class _Reader:
                 inline.size or (parent.size if parent else None),
                 inline.bold,
                 inline.hidden or (parent.hidden if parent else False),
+                inline.image,
             )
         )
 
@@ -303,7 +311,8 @@ class _Reader:
             self._link = None
         elif name == "table" and self._table_heads:
             self._close_table()
-        for depth in range(len(self._stack) - 1, max(-1, len(self._stack) - 33), -1):
+        reach = max(-1, len(self._stack) - 1 - END_TAG_REACH)
+        for depth in range(len(self._stack) - 1, reach, -1):
             if self._stack[depth].name == name:
                 del self._stack[depth:]
                 return
@@ -418,6 +427,10 @@ class _Reader:
             name = item.lower_name
             first = _first(item.value)
             word = first.lower_value if isinstance(first, ast.IdentToken) else ""
+            if name in ("background", "background-image") and any(
+                isinstance(t, (ast.URLToken, ast.FunctionBlock)) for t in item.value
+            ):
+                found.image = True  # url(), or a gradient
             if name == "color":
                 found.colour = _colour_tokens(item.value) or found.colour
             elif name in ("background-color", "background"):
@@ -455,6 +468,8 @@ class _Reader:
             doc.dark_styles = True
         elif name == "color" and not inline:
             doc.styled_colour = True
+        elif name in ("background", "background-color", "background-image") and not inline:
+            doc.styled_background = True
         if item.important:
             doc.use("css-important", line)
         value = item.value

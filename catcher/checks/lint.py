@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from catcher.checks import links
-from catcher.checks.document import Document
+from catcher.checks.document import LINES_KEPT, Document
 from catcher.parsing import Parsed, html_text
 
 __all__ = ["RULES", "SEVERITIES", "Finding", "Rule", "contrast", "lint", "list_links"]
@@ -23,7 +23,6 @@ GMAIL_CLIP = 102 * 1024
 MESSAGE_WARN = 10 * 1024 * 1024
 MESSAGE_ERROR = 25 * 1024 * 1024
 LINKS_KEPT = 1000
-LINES_KEPT = 20
 
 WCAG = "https://www.w3.org/WAI/WCAG22/Understanding/"
 
@@ -51,13 +50,20 @@ RULES = {
             "with whatever the end holds (often the unsubscribe link).",
         ),
         Rule(
+            "message-too-large",
+            "size",
+            "error",
+            "Message over 25 MB",
+            "Gmail refuses messages over 25 MB and Outlook.com over 20 MB, counted after "
+            "base64, which adds a third to every attachment.",
+        ),
+        Rule(
             "message-size",
             "size",
             "warning",
             "Large message",
-            "Providers refuse messages over about 25 MB (Gmail, Outlook.com 20 MB), counted "
-            "after base64, "
-            "which adds a third to every attachment.",
+            "Over 10 MB: slow to download on a phone, and close to what providers refuse "
+            "(25 MB at Gmail, 20 MB at Outlook.com, counted after base64).",
         ),
         Rule(
             "image-dimensions",
@@ -299,20 +305,27 @@ class _Findings:
             self.by_rule[rule] = Finding(rule, message, [line] if line else [], count)
             return
         found.count += count
+        if line and not found.lines:
+            found.message = message  # the message describes the first line shown
         if line and len(found.lines) < LINES_KEPT and line not in found.lines:
             found.lines.append(line)
 
 
-def lint(parsed: Parsed, size: int, doc: Document | None, html_bytes: int) -> list[dict[str, Any]]:
-    """The findings for a message, errors first, then by line."""
+def lint(
+    parsed: Parsed,
+    size: int,
+    doc: Document | None,
+    html_bytes: int,
+    listed: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """The findings for a message, errors first, then by line; ``listed`` is
+    ``list_links(doc)`` when the caller has it already."""
     found = _Findings()
     headers = {name.lower(): value for name, value in reversed(parsed.headers)}
-    if size > MESSAGE_WARN:
+    if size > MESSAGE_ERROR:
+        found.add("message-too-large", f"The message is {size:,} bytes: over 25 MB.")
+    elif size > MESSAGE_WARN:
         found.add("message-size", f"The message is {size:,} bytes.")
-        if size > MESSAGE_ERROR:
-            found.by_rule["message-size"] = Finding(
-                "message-size", f"The message is {size:,} bytes: over 25 MB.", []
-            )
     if "from" not in headers:
         found.add("header-from", "The message has no From header.")
     if "date" not in headers:
@@ -325,14 +338,20 @@ def lint(parsed: Parsed, size: int, doc: Document | None, html_bytes: int) -> li
         if match:
             found.add("template-placeholder", f"The {where} holds {match.group()[:60]!r}.")
     if doc is not None:
-        _html(found, parsed, doc, html_bytes)
+        _html(found, parsed, doc, html_bytes, list_links(doc) if listed is None else listed)
     findings = [f.json() for f in found.by_rule.values()]
     return sorted(
         findings, key=lambda f: (SEVERITIES.index(f["severity"]), f["line"] or 0, f["rule"])
     )
 
 
-def _html(found: _Findings, parsed: Parsed, doc: Document, html_bytes: int) -> None:
+def _html(
+    found: _Findings,
+    parsed: Parsed,
+    doc: Document,
+    html_bytes: int,
+    listed: list[dict[str, Any]],
+) -> None:
     if html_bytes > GMAIL_CLIP:
         found.add(
             "gmail-clipping",
@@ -367,16 +386,17 @@ def _html(found: _Findings, parsed: Parsed, doc: Document, html_bytes: int) -> N
     for link in doc.links:
         if not link.url.strip().startswith("#") and not (link.text.strip() or link.label.strip()):
             found.add("link-text", f"The link to {link.url[:80]!r} has no text.", link.line)
+    visible = html_text(doc.html, 200_000)
     text = parsed.text
     if text is None:
         found.add("text-alternative", "The message has HTML and no text/plain alternative.")
     else:
-        _compare_text(found, text, doc)
-    match = links.PLACEHOLDER.search(html_text(doc.html, 200_000))
+        _compare_text(found, text, doc, visible)
+    match = links.PLACEHOLDER.search(visible)
     if match:
         found.add("template-placeholder", f"The HTML shows {match.group()[:60]!r}.")
     _cids(found, parsed, doc)
-    for item in list_links(doc):
+    for item in listed:
         for problem in item["problems"]:
             found.add(problem["rule"], f"{item['url'][:120]!r} {problem['message']}.", item["line"])
     if not doc.dark_styles:
@@ -386,8 +406,8 @@ def _html(found: _Findings, parsed: Parsed, doc: Document, html_bytes: int) -> N
         )
 
 
-def _compare_text(found: _Findings, text: str, doc: Document) -> None:
-    html_words = set(re.findall(r"[^\W\d_]{3,}", html_text(doc.html, 200_000).lower()))
+def _compare_text(found: _Findings, text: str, doc: Document, visible: str) -> None:
+    html_words = set(re.findall(r"[^\W\d_]{3,}", visible.lower()))
     if not text.strip():
         if html_words:
             found.add("text-differs", "The text part is empty.")

@@ -59,6 +59,12 @@ CHAOS_STAGES = {"Sender": "mail", "Recipient": "rcpt", "Authentication": "auth"}
 _EMAIL = re.compile(r"[^\s<>,;\"]{1,254}@[^\s<>,;\"@]{1,254}|[^\s<>,;\"@]{1,64}")
 
 
+# Mailpit's link check: web URLs only, at most this many.
+LINKS_CHECKED = 100
+_WEB = re.compile(r"https?://", re.IGNORECASE)
+_WEB_IN_TEXT = re.compile(r"https?://[^\s<>\"]{1,2048}", re.IGNORECASE)
+
+
 # -- reading requests ---------------------------------------------------------------------
 
 
@@ -408,21 +414,30 @@ def thumbnail(ident: str, part_id: str) -> ResponseReturnValue:
 
 @bp.get("/api/v1/message/<ident>/html-check")
 def html_check(ident: str) -> ResponseReturnValue:
-    """Client support of the HTML (caniemail's data), in Mailpit's shape: the features
-    found as ``Warnings``, each client's ``Results`` at the latest version tested, and
-    ``Total`` percentages over every client and feature. 400 without an HTML body."""
+    """Client support of the HTML (caniemail's data), in Mailpit's shape and with its
+    arithmetic: the features found as ``Warnings`` (an unknown support counts as partial,
+    as in Mailpit), each client at the latest version tested, and ``Total`` as 100 less
+    the largest partial and unsupported shares weighted by how often each feature is
+    found against the HTML's nodes. 400 without an HTML body."""
     message = _find(ident)
     report = json.loads(report_json(message))
     if not report["html"]["present"]:
         raise BadRequest("message does not contain HTML")
     known = caniemail.data()
+    nodes = max(1, report["html"]["nodes"])
     warnings = []
-    totals = {"yes": 0, "partial": 0, "no": 0}
+    partial = unsupported = 0.0
     for feature in report["compatibility"]["features"]:
-        counts = {k: feature["clients"][k] for k in totals}
+        counts = feature["clients"]
         tested = sum(counts.values()) or 1
-        for k in totals:
-            totals[k] += counts[k]
+        score = {
+            "Found": feature["count"],
+            "Supported": 100 * counts["yes"] / tested,
+            "Partial": 100 * (counts["partial"] + counts["unknown"]) / tested,
+            "Unsupported": 100 * counts["no"] / tested,
+        }
+        partial = max(partial, score["Partial"] * feature["count"] / nodes)
+        unsupported = max(unsupported, score["Unsupported"] * feature["count"] / nodes)
         entry = known.features[feature["slug"]]
         warnings.append(
             {
@@ -435,14 +450,12 @@ def html_check(ident: str) -> ResponseReturnValue:
                 "Keywords": entry.get("keywords") or "",
                 "Results": [_check_result(known, entry, result) for result in feature["results"]],
                 "NotesByNumber": entry.get("notes_by_num") or {},
-                "Score": {
-                    "Found": feature["count"],
-                    "Supported": 100 * counts["yes"] / tested,
-                    "Partial": 100 * counts["partial"] / tested,
-                    "Unsupported": 100 * counts["no"] / tested,
-                },
+                "Score": score,
             }
         )
+    warnings.sort(
+        key=lambda w: -(w["Score"]["Unsupported"] + w["Score"]["Partial"]) * w["Score"]["Found"]
+    )
     platforms: dict[str, list[str]] = {}
     for entry in known.features.values():
         for family, by_platform in entry["stats"].items():
@@ -451,7 +464,6 @@ def html_check(ident: str) -> ResponseReturnValue:
                 name = known.families.get(family, family)
                 if name not in names:
                     names.append(name)
-    everything = sum(totals.values()) or 1
     return json_response(
         {
             "Warnings": warnings,
@@ -459,9 +471,9 @@ def html_check(ident: str) -> ResponseReturnValue:
             "Total": {
                 "Tests": len(known.features),
                 "Nodes": report["html"]["nodes"],
-                "Supported": 100 * totals["yes"] / everything,
-                "Partial": 100 * totals["partial"] / everything,
-                "Unsupported": 100 * totals["no"] / everything,
+                "Supported": 100 - partial - unsupported,
+                "Partial": partial,
+                "Unsupported": unsupported,
             },
         }
     )
@@ -485,26 +497,28 @@ def _check_result(
 
 @bp.get("/api/v1/message/<ident>/link-check")
 def link_check(ident: str) -> ResponseReturnValue:
-    """Links and images in Mailpit's shape, judged by their text, never fetched:
+    """The links Mailpit checks (http and https URLs of links, stylesheets and images,
+    and of the text part; at most 100), judged by their text, never fetched:
     ``StatusCode`` is 0, ``Status`` says what is wrong or that the link was not fetched,
     and ``Errors`` counts the links with a problem. ``follow`` is accepted and ignored."""
-    report = json.loads(report_json(_find(ident)))
-    links = []
-    errors = 0
-    seen: set[str] = set()
+    message = _find(ident)
+    report = json.loads(report_json(message))
+    problems: dict[str, str] = {}
     for link in report["links"]:
-        if link["kind"] == "stylesheet" or link["url"] in seen:
-            continue
-        seen.add(link["url"])
-        problems = "; ".join(p["message"] for p in link["problems"])
-        errors += bool(problems)
-        links.append(
-            {
-                "URL": link["url"],
-                "StatusCode": 0,
-                "Status": problems or "not fetched: catcher never opens outbound connections",
-            }
-        )
+        if link["kind"] in ("link", "image", "stylesheet") and _WEB.match(link["url"]):
+            problems.setdefault(link["url"], "; ".join(p["message"] for p in link["problems"]))
+    for url in _WEB_IN_TEXT.findall(store().parsed(message).text or ""):
+        problems.setdefault(url.rstrip(".,;:!?'\")"), "")
+    checked = list(problems.items())[:LINKS_CHECKED]
+    links = [
+        {
+            "URL": url,
+            "StatusCode": 0,
+            "Status": problem or "not fetched: catcher never opens outbound connections",
+        }
+        for url, problem in checked
+    ]
+    errors = sum(1 for _, problem in checked if problem)
     return json_response({"Errors": errors, "Links": links})
 
 
