@@ -25,6 +25,7 @@ from catcher.settings import (
     Settings,
     format_size,
     hostport,
+    parse_base_path,
     parse_compat,
     parse_credentials,
     parse_size,
@@ -57,6 +58,14 @@ def _credentials(
         return None
     try:
         return parse_credentials(value, key=param.name or "auth")
+    except SettingError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+
+
+def _base_path(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Read a URL path prefix such as /mail."""
+    try:
+        return parse_base_path(value)
     except SettingError as error:
         raise click.BadParameter(str(error), ctx, param) from None
 
@@ -161,6 +170,13 @@ def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
     default=DEFAULTS.http_port,
     type=PORT,
     help="HTTP port; 0 picks a free one (printed).",
+)
+@option(
+    "--base-path",
+    metavar="PATH",
+    callback=_base_path,
+    default="/",
+    help="Serve the inbox and the API under this path (such as /mail), for a reverse proxy.",
 )
 @option("--hostname", default=DEFAULTS.hostname, help="Name the SMTP server greets with.")
 @option(
@@ -431,7 +447,7 @@ def _banner(catcher: Catcher, settings: Settings) -> None:
     click.echo(f"  SMTP   {hostport(host, port)}  ({', '.join(features)})")
     if catcher.smtps_address:
         click.echo(f"  SMTPS  {hostport(*catcher.smtps_address)}")
-    click.echo(f"  HTTP   {catcher.url}")
+    click.echo(f"  HTTP   {catcher.url}{'/' if settings.base_path else ''}")
     cap = (
         f"{settings.max_messages} messages kept" if settings.max_messages else "no cap on messages"
     )

@@ -118,13 +118,13 @@ class Catcher:
 
     @property
     def url(self) -> str:
-        """The inbox's address, e.g. ``http://127.0.0.1:8025``."""
+        """The inbox's address, e.g. ``http://127.0.0.1:8025``, and the base path if any."""
         host, port = self.http_address
         if ":" in host:
             host = f"[{host}]"
         elif host in ("", "0.0.0.0"):
             host = "127.0.0.1"
-        return f"http://{host}:{port}"
+        return f"http://{host}:{port}{self.settings.base_path}"
 
     def status(self) -> ServerStatus:
         """Liveness and counters for /api/health and /api/stats."""
@@ -150,9 +150,10 @@ def _body_limit(settings: Settings) -> Callable[[bytes, bytes], int]:
     """Request bodies are capped at 1 MB, except where an API takes a whole message
     (Mailpit's send)."""
     large = settings.max_request_body
+    send = settings.base_path.encode() + b"/api/v1/send"
 
     def limit(method: bytes, target: bytes) -> int:
-        path = target.partition(b"?")[0].lstrip(b"/")
-        return large if method == b"POST" and path == b"api/v1/send" else MB
+        path = b"/" + target.partition(b"?")[0].lstrip(b"/")
+        return large if method == b"POST" and path == send else MB
 
     return limit
