@@ -105,6 +105,9 @@ def peer_environment(environ: dict[str, str]) -> dict[str, str]:
         words = environ.get(name, "").split()
         if words:  # (Mailpit's logins are a list: the first is catcher's one)
             found.setdefault(ours, words[0])
+    webroot = environ.get("MP_WEBROOT", "").strip()
+    if webroot:  # (Mailpit takes it with or without its slashes)
+        found.setdefault("CATCHER_BASE_PATH", "/" + webroot.strip("/"))
     return {key: value for key, value in found.items() if key not in environ}
 
 
