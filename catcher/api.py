@@ -199,7 +199,13 @@ def summary(message: Message) -> dict[str, Any]:
     )
 
 
-def detail(message: Message) -> dict[str, Any]:
+def api_base() -> str:
+    """Where this API is served, as the request reached it: ``/api``, or ``/mail/api``."""
+    return f"{request.script_root}/api"
+
+
+def detail(message: Message, base: str) -> dict[str, Any]:
+    """The whole model; its URLs start with ``base`` (see ``api_base``)."""
     the_store = store()
     return wire.detail(
         message,
@@ -207,6 +213,7 @@ def detail(message: Message) -> dict[str, Any]:
         the_store.parsed(message),
         read=the_store.is_read(message.id),
         mailboxes=the_store.mailboxes_of(message.id),
+        base=base,
     )
 
 
@@ -328,10 +335,11 @@ def wait() -> ResponseReturnValue:
     box = the_store.mailbox(flt.mailbox) if flt.mailbox is not None else None
     evicted_before = box.evicted if box is not None else 0
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    base = api_base()
 
     def render(message: Message) -> bytes:
         with app.app_context():
-            return json.dumps(detail(message)).encode()
+            return json.dumps(detail(message, base)).encode()
 
     async def produce(changes: Changes) -> AsyncGenerator[bytes | Reply, None]:
         seq = the_store.seq  # taken before the first look, so nothing slips between
@@ -361,7 +369,7 @@ def wait() -> ResponseReturnValue:
 @bp.get("/messages/<ident:ident>")
 def get_message(ident: str) -> ResponseReturnValue:
     """The whole message: envelope, SMTP facts, headers, bodies, parts and defects."""
-    return wire.json_response(detail(find(ident)))
+    return wire.json_response(detail(find(ident), api_base()))
 
 
 @bp.patch("/messages/<ident:ident>")
@@ -433,10 +441,11 @@ def html_response(
     if parsed.html is None:
         return None
     tokens = app_state().tokens
+    base = api_base()
 
     def part_url(found: Part) -> str:
         token = tokens.token(message.id, found.part_id)
-        return f"/api/messages/{message.id}/parts/{found.part_id}?t={token}"
+        return f"{base}/messages/{message.id}/parts/{found.part_id}?t={token}"
 
     body = preview.rewrite_cids(parsed.html, parsed.parts, part_url)
     if scheme is not None:
@@ -610,4 +619,7 @@ def openapi() -> ResponseReturnValue:
     """The OpenAPI 3.1 description of this API."""
     from catcher.openapi import document
 
-    return wire.json_response(document())
+    if not request.script_root:
+        return wire.json_response(document())
+    # Served under a base path: the paths below are relative to it.
+    return wire.json_response({**document(), "servers": [{"url": request.script_root}]})

@@ -26,6 +26,7 @@ from catcher.settings import (
     Settings,
     format_size,
     hostport,
+    parse_base_path,
     parse_compat,
     parse_credentials,
     parse_size,
@@ -58,6 +59,14 @@ def _credentials(
         return None
     try:
         return parse_credentials(value, key=param.name or "auth")
+    except SettingError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+
+
+def _base_path(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Read a URL path prefix such as /mail."""
+    try:
+        return parse_base_path(value)
     except SettingError as error:
         raise click.BadParameter(str(error), ctx, param) from None
 
@@ -97,6 +106,9 @@ def peer_environment(environ: dict[str, str]) -> dict[str, str]:
         words = environ.get(name, "").split()
         if words:  # (Mailpit's logins are a list: the first is catcher's one)
             found.setdefault(ours, words[0])
+    webroot = environ.get("MP_WEBROOT", "").strip()
+    if webroot:  # (Mailpit takes it with or without its slashes)
+        found.setdefault("CATCHER_BASE_PATH", "/" + webroot.strip("/"))
     return {key: value for key, value in found.items() if key not in environ}
 
 
@@ -162,6 +174,13 @@ def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
     default=DEFAULTS.http_port,
     type=PORT,
     help="HTTP port; 0 picks a free one (printed).",
+)
+@option(
+    "--base-path",
+    metavar="PATH",
+    callback=_base_path,
+    default="/",
+    help="Serve the inbox and the API under this path (such as /mail), for a reverse proxy.",
 )
 @option("--hostname", default=DEFAULTS.hostname, help="Name the SMTP server greets with.")
 @option(
@@ -432,7 +451,7 @@ def _banner(catcher: Catcher, settings: Settings) -> None:
     click.echo(f"  SMTP   {hostport(host, port)}  ({', '.join(features)})")
     if catcher.smtps_address:
         click.echo(f"  SMTPS  {hostport(*catcher.smtps_address)}")
-    click.echo(f"  HTTP   {catcher.url}")
+    click.echo(f"  HTTP   {catcher.url}{'/' if settings.base_path else ''}")
     cap = (
         f"{settings.max_messages} messages kept" if settings.max_messages else "no cap on messages"
     )

@@ -118,13 +118,13 @@ class Catcher:
 
     @property
     def url(self) -> str:
-        """The inbox's address, e.g. ``http://127.0.0.1:8025``."""
+        """The inbox's address, e.g. ``http://127.0.0.1:8025``, and the base path if any."""
         host, port = self.http_address
         if ":" in host:
             host = f"[{host}]"
         elif host in ("", "0.0.0.0"):
             host = "127.0.0.1"
-        return f"http://{host}:{port}"
+        return f"http://{host}:{port}{self.settings.base_path}"
 
     def status(self) -> ServerStatus:
         """Liveness and counters for /api/health and /api/stats."""
@@ -152,11 +152,13 @@ def _body_limit(settings: Settings) -> Callable[[bytes, bytes], int]:
     (base64 in JSON)."""
     large = settings.max_request_body
     raw = max(MB, settings.max_message_size)
+    send = settings.base_path.encode() + b"/api/v1/send"
+    add = settings.base_path.encode() + b"/api/messages"
 
     def limit(method: bytes, target: bytes) -> int:
-        path = target.partition(b"?")[0].lstrip(b"/")
+        path = b"/" + target.partition(b"?")[0].lstrip(b"/")
         if method != b"POST":
             return MB
-        return large if path == b"api/v1/send" else raw if path == b"api/messages" else MB
+        return large if path == send else raw if path == add else MB
 
     return limit

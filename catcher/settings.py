@@ -18,6 +18,8 @@ COMPAT_APIS = frozenset({"mailpit", "mailhog", "mailcatcher"})
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": MB, "g": 1024 * MB}
+# A base path's segments: letters, digits and - . _ ~ (what needs no quoting in a URL).
+_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]+$")
 
 
 class SettingError(ValueError):
@@ -44,6 +46,29 @@ def format_size(size: int) -> str:
 def hostport(host: str, port: int) -> str:
     """``host:port``, with IPv6 hosts in brackets."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def parse_base_path(text: str) -> str:
+    """Read ``/mail`` or ``/mail/`` as ``/mail``; ``""`` and ``/`` as no base path."""
+    if text in ("", "/"):
+        return ""
+    if not text.startswith("/"):
+        raise SettingError(f"base_path: {text!r} must start with / (example: /mail)")
+    if "?" in text or "#" in text:
+        raise SettingError(f"base_path: {text!r} is a path, it cannot carry a query or fragment")
+    if ".." in text:
+        raise SettingError(f"base_path: {text!r} cannot hold ..")
+    segments = text[1:].removesuffix("/").split("/")
+    for segment in segments:
+        if not segment:
+            raise SettingError(f"base_path: {text!r} cannot hold an empty segment (//)")
+        if segment == ".":
+            raise SettingError(f"base_path: {text!r} cannot hold a . segment")
+        if not _SEGMENT.match(segment):
+            raise SettingError(
+                f"base_path: {text!r} may hold only letters, digits, - . _ ~ between slashes"
+            )
+    return "/" + "/".join(segments)
 
 
 def parse_credentials(text: str, *, key: str) -> tuple[str, str]:
@@ -84,6 +109,7 @@ class Settings:
     http_threads: int = 16
     compat: frozenset[str] = COMPAT_APIS
     faults: tuple[str, ...] = ()
+    base_path: str = ""
 
     @property
     def max_request_body(self) -> int:
@@ -94,6 +120,8 @@ class Settings:
         return max(MB, self.max_message_size * 4 // 3 + MB)
 
     def __post_init__(self) -> None:
+        # (frozen: the normal spelling of the base path is set the way dataclasses do)
+        object.__setattr__(self, "base_path", parse_base_path(self.base_path))
         for name in ("smtp_port", "http_port"):
             _check_port(name, getattr(self, name))
         if self.smtps_port is not None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response, request, send_from_directory
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 from catcher import api, check_api, compat, fault_api, mailbox_api, transfer_api, wire
 from catcher.checks import Reports
@@ -28,6 +29,8 @@ UI_POLICY = (
     "form-action 'none'; frame-ancestors 'self'"
 )
 MAX_BODY = 64 * 1024
+# On the WSGI environ of a request for a path outside the base path: the base path.
+OUTSIDE_KEY = "catcher.outside_base_path"
 # Check reports kept for messages asked about again: at most this, or a 16th of --max-bytes.
 REPORT_BYTES = 16 * 1024 * 1024
 
@@ -66,6 +69,9 @@ def create_app(
     ).install(app)
     guard = Guard(settings)
     app.before_request(guard.check)
+    if settings.base_path:
+        app.wsgi_app = BasePath(app.wsgi_app, settings.base_path)  # type: ignore[method-assign]
+        app.before_request(_inside_base_path)
     app.after_request(guard.decorate)
     app.register_blueprint(api.bp)
     app.register_blueprint(mailbox_api.bp)
@@ -91,6 +97,42 @@ def create_app(
         return exc
 
     return app
+
+
+class BasePath:
+    """Serves the app under a path prefix (``--base-path /mail``), as behind a reverse proxy.
+
+    The prefix moves from ``PATH_INFO`` to ``SCRIPT_NAME``, so routes stay as they are
+    and ``request.script_root`` (hence every URL the app hands out) carries it. The bare
+    prefix redirects to the inbox at ``prefix/``; any other path is marked, and answered
+    404 once the ``Guard`` has seen the request.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        path: str = environ.get("PATH_INFO", "")
+        if path == self.prefix:
+            query = environ.get("QUERY_STRING", "")
+            location = self.prefix + "/" + (f"?{query}" if query else "")
+            moved = Response(status=308, headers={"Location": location})
+            return moved(environ, start_response)
+        if path.startswith(self.prefix + "/"):
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + self.prefix
+            environ["PATH_INFO"] = path[len(self.prefix) :]
+        else:
+            environ[OUTSIDE_KEY] = self.prefix
+        return self.app(environ, start_response)
+
+
+def _inside_base_path() -> None:
+    prefix = request.environ.get(OUTSIDE_KEY)
+    if prefix is not None:
+        raise NotFound(f"not found: this catcher is served under {prefix}/")
 
 
 def _ui(response: Response) -> Response:

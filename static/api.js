@@ -1,5 +1,8 @@
 // The JSON API client: every request the inbox makes goes through here.
 
+/** Where the API is: beside the inbox's static/ folder, so a base path (/mail/api) holds. */
+export const API = new URL("../api", import.meta.url).pathname;
+
 export class ApiError extends Error {
   constructor(status, message) {
     super(message);
@@ -48,32 +51,32 @@ export function listMessages(filters, { limit = 50, offset = 0, mailbox = null }
   const params = filterParams(filters, mailbox);
   params.set("limit", limit);
   params.set("offset", offset);
-  return request("GET", `/api/messages?${params}`);
+  return request("GET", `${API}/messages?${params}`);
 }
 
 export const getMessage = (id, mailbox = null) =>
-  request("GET", `/api/messages/${encodeURIComponent(id)}${scoped(mailbox)}`);
-export const setRead = (id, read) => request("PATCH", `/api/messages/${encodeURIComponent(id)}`, { read });
+  request("GET", `${API}/messages/${encodeURIComponent(id)}${scoped(mailbox)}`);
+export const setRead = (id, read) => request("PATCH", `${API}/messages/${encodeURIComponent(id)}`, { read });
 /** Delete one message; from one mailbox only (it lives on in any other) given one. */
 export const deleteMessage = (id, mailbox = null) =>
-  request("DELETE", `/api/messages/${encodeURIComponent(id)}${scoped(mailbox)}`);
+  request("DELETE", `${API}/messages/${encodeURIComponent(id)}${scoped(mailbox)}`);
 /** Will it work: client support, lint findings and links; platform ("desktop", "mobile", "web") narrows the support. */
 export function checkMessage(id, platform = "") {
   const query = platform ? `?${new URLSearchParams({ platform })}` : "";
-  return request("GET", `/api/messages/${encodeURIComponent(id)}/check${query}`);
+  return request("GET", `${API}/messages/${encodeURIComponent(id)}/check${query}`);
 }
-export const mailboxes = () => request("GET", "/api/mailboxes");
+export const mailboxes = () => request("GET", `${API}/mailboxes`);
 
 /** Delete everything, or only what the filters match; in one mailbox given one. */
 export function deleteMatching(filters, mailbox = null) {
   const params = filterParams(filters, mailbox);
-  return request("DELETE", `/api/messages${params.size ? `?${params}` : ""}`);
+  return request("DELETE", `${API}/messages${params.size ? `?${params}` : ""}`);
 }
 
 /** Mark every message the filters match (in one mailbox given one) read: {matched, changed}. */
 export function markAllRead(filters, mailbox = null) {
   const params = filterParams(filters, mailbox);
-  return request("PATCH", `/api/messages${params.size ? `?${params}` : ""}`, { read: true });
+  return request("PATCH", `${API}/messages${params.size ? `?${params}` : ""}`, { read: true });
 }
 
 /** The HTML preview's URL: remote content blocked or not, in a colour scheme (light, dark, invert). */
@@ -82,7 +85,7 @@ export function htmlUrl(id, blockRemote, scheme = null) {
   if (blockRemote) params.set("block_remote", "1");
   if (scheme) params.set("scheme", scheme);
   const query = params.toString();
-  return `/api/messages/${encodeURIComponent(id)}/html${query ? `?${query}` : ""}`;
+  return `${API}/messages/${encodeURIComponent(id)}/html${query ? `?${query}` : ""}`;
 }
 
 /** The start of a text resource (the raw source can be 50 MB): {text, truncated, size}. */
@@ -127,14 +130,14 @@ export function hasFilters(filters) {
 
 /** The fault rules in force, and how often they fired in all. */
 export function listFaults() {
-  return request("GET", "/api/faults");
+  return request("GET", `${API}/faults`);
 }
 
 export function clearFaults() {
-  return request("DELETE", "/api/faults");
+  return request("DELETE", `${API}/faults`);
 }
 
 /** The last SMTP conversations, newest first. */
 export function listSessions(limit = 30) {
-  return request("GET", `/api/sessions?limit=${limit}`);
+  return request("GET", `${API}/sessions?limit=${limit}`);
 }

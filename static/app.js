@@ -553,7 +553,7 @@ function notify(summary) {
   const note = new Notification(shortAddress(summary.from) || summary.envelope.mail_from || "New message", {
     body: summary.subject || "(no subject)",
     tag: "catcher-new-mail",
-    icon: "/static/icon.svg",
+    icon: new URL("icon.svg", import.meta.url).pathname,
   });
   note.addEventListener("click", () => {
     window.focus();

@@ -1,5 +1,7 @@
 // The live event stream (/api/events): reconnects by itself and reports its state.
 
+import { API } from "./api.js";
+
 const KINDS = ["hello", "message", "delete", "clear", "read", "mailbox", "faults", "reset", "heartbeat"];
 // The server sends a heartbeat every 15 s; silence for longer means a dead connection.
 const SILENCE_MS = 40_000;
@@ -25,7 +27,7 @@ export function connect({ mailbox = null, onEvent, onStatus }) {
     const params = new URLSearchParams();
     if (mailbox !== null) params.set("mailbox", mailbox);
     if (lastId !== null) params.set("last_event_id", lastId);
-    source = new EventSource(params.size ? `/api/events?${params}` : "/api/events");
+    source = new EventSource(params.size ? `${API}/events?${params}` : `${API}/events`);
     lastSeen = Date.now();
     for (const kind of KINDS) {
       source.addEventListener(kind, (event) => {

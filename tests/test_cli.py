@@ -155,6 +155,8 @@ def test_mailpits_and_mailhogs_variables_configure_it() -> None:
             {"CATCHER_MAX_MESSAGES": "500", "CATCHER_HOSTNAME": "mail.test"},
         ),
         ({"MP_UI_AUTH": "ann:pw bob:pw2"}, {"CATCHER_HTTP_AUTH": "ann:pw"}),
+        ({"MP_WEBROOT": "mail"}, {"CATCHER_BASE_PATH": "/mail"}),
+        ({"MP_WEBROOT": "/mail/"}, {"CATCHER_BASE_PATH": "/mail"}),
         ({"MP_UI_AUTH": " ", "MP_SMTP_BIND_ADDR": "nonsense"}, {}),
         ({"MP_MAX_MESSAGES": "500", "CATCHER_MAX_MESSAGES": "9"}, {}),  # catcher's own wins
     ],

@@ -331,7 +331,7 @@ HOSTILE_MARKUP = """() => {
         }
     }
     for (const el of document.querySelectorAll('script')) {
-        if (!(el.getAttribute('src') || '').startsWith('/static/')) found.push('inline script');
+        if (!el.src.startsWith(`${location.origin}/static/`)) found.push('inline script');
     }
     const foreign = 'iframe:not(.preview-frame), object, embed, base, body meta, '
         + 'form:not(#search-form), svg:not(.icon):not(.sprite)';

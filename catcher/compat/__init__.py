@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, Flask, current_app, request
 from flask.typing import ResponseReturnValue
 
 from catcher import __version__
@@ -37,7 +37,10 @@ def openapi() -> ResponseReturnValue:
     """The peer APIs this catcher serves, as an OpenAPI document of their own: routes and
     what each does. Their shapes are the peers' (see README); catcher's own API is
     described, and fuzzed, in /api/openapi.json."""
-    return json_response(document(current_app))
+    found = document(current_app)
+    if request.script_root:  # served under a base path: the paths are relative to it
+        found["servers"] = [{"url": request.script_root}]
+    return json_response(found)
 
 
 def document(app: Flask) -> dict[str, Any]:
