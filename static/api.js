@@ -67,6 +67,12 @@ export function checkMessage(id, platform = "") {
 }
 export const mailboxes = () => request("GET", `${API}/mailboxes`);
 
+/** The mbox download of everything, or of what the filters match (in one mailbox given one). */
+export function exportUrl(filters, mailbox = null) {
+  const params = filterParams(filters, mailbox);
+  return `${API}/messages/export${params.size ? `?${params}` : ""}`;
+}
+
 /** Delete everything, or only what the filters match; in one mailbox given one. */
 export function deleteMatching(filters, mailbox = null) {
   const params = filterParams(filters, mailbox);

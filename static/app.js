@@ -299,6 +299,8 @@ function updateActions() {
   const where = scope === null ? "" : ` in ${scope}`;
   $("#delete-all .label").textContent = filtered ? "Delete matching" : "Delete all";
   $("#delete-all").title = `${filtered ? "Delete the matching messages" : "Delete all messages"}${where} (Shift+Delete)`;
+  $("#export-mbox").href = api.exportUrl(list.filters, scope);
+  $("#export-mbox").title = `${filtered ? "Download the matching messages" : "Download all messages"}${where} as an mbox file`;
   $("#mark-all-read .label").textContent = filtered ? "Mark matching read" : "Mark all read";
   $("#mark-all-read").title = `${filtered ? "Mark the matching messages read" : "Mark all read"}${where} (Shift+I)`;
 }

@@ -8,6 +8,7 @@ import mailbox as stdlib_mailbox
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner
@@ -17,6 +18,17 @@ from catcher.mbox import entry, find_mail, read_mbox
 from catcher.server import Catcher
 
 from .conftest import Http, corpus_files, smtp_client
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the chromium fixture skips, or fails under CATCHER_REQUIRE_BROWSER=1
+    pass
+
+if TYPE_CHECKING:
+    from tests.browser import Inbox
+
+# The browser fixtures (chromium, open_inbox, inbox) live in tests/browser.py.
+pytest_plugins = ["tests.browser"]
 
 WHEN = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 TRICKY = [
@@ -195,3 +207,25 @@ def test_export_filters_and_import_counts_refusals(catcher: Catcher, tmp_path: P
     assert done.exit_code == 1 and "no such file or folder" in done.output
     done = runner.invoke(main, ["export", "--url", "http://127.0.0.1:9", "-o", str(out)])
     assert done.exit_code == 1 and "http://127.0.0.1:9/api/messages/export" in done.output
+
+
+@pytest.mark.browser
+def test_the_inbox_downloads_what_its_list_shows(catcher: Catcher, inbox: Inbox) -> None:
+    with smtp_client(catcher) as client:
+        for subject in ("Invoice 1", "Hello", "Invoice 2"):
+            client.sendmail(
+                "s@example.com", ["ada@example.com"], f"Subject: {subject}\r\n\r\nx\r\n".encode()
+            )
+    expect(inbox.rows).to_have_count(3)
+    inbox.page.locator("#search").fill("subject:invoice")
+    expect(inbox.rows).to_have_count(2)
+    expect(inbox.page.locator("#export-mbox")).to_have_attribute("title", re.compile("matching"))
+    with inbox.page.expect_download() as waiting:
+        inbox.page.locator("#export-mbox").click()
+    download = waiting.value
+    assert download.suggested_filename == "catcher.mbox"
+    got = list(read_mbox(Path(download.path()).read_bytes()))
+    assert [re.search(rb"Subject: ([^\r]*)", raw).group(1) for raw in got] == [  # type: ignore[union-attr]
+        b"Invoice 1",
+        b"Invoice 2",
+    ]
