@@ -84,6 +84,7 @@ class Settings:
     http_threads: int = 16
     compat: frozenset[str] = COMPAT_APIS
     faults: tuple[str, ...] = ()
+    db: Path | None = None
 
     @property
     def max_request_body(self) -> int:
