@@ -7,6 +7,7 @@ a plain dict for the JSON report. Nothing here asserts: targets are judged in re
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import random
@@ -14,6 +15,7 @@ import re
 import smtplib
 import socket
 import statistics
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -164,12 +166,21 @@ def intake(
     patched copy, measured in the same rounds.
     """
     targets: list[tuple[str, Callable[[], servers.Server]]] = []
+    # catcher with --db: each start gets a new file here (removed at the end).
+    files = tempfile.TemporaryDirectory(prefix="catcher-bench-db-")
+    made = itertools.count()
+
+    def with_db(loop: str, root: Path | None = None, name: str = "catcher") -> servers.Server:
+        path = os.path.join(files.name, f"{next(made)}.db")
+        return servers.start_catcher(loop, "--db", path, root=root, name=f"{name}-db")
+
     for loop in loops:
         targets.append((f"sink-{loop}", functools.partial(servers.start_sink, loop)))
         targets.append(
             (f"sink-wide-{loop}", functools.partial(servers.start_sink, loop, wide=True))
         )
         targets.append((f"catcher-{loop}", functools.partial(servers.start_catcher, loop)))
+        targets.append((f"catcher-db-{loop}", functools.partial(with_db, loop)))
         if compare is not None:
             name, root = compare
             targets.append(
@@ -177,6 +188,9 @@ def intake(
                     f"{name}-{loop}",
                     functools.partial(servers.start_catcher, loop, root=root, name=name),
                 )
+            )
+            targets.append(
+                (f"{name}-db-{loop}", functools.partial(with_db, loop, root=root, name=name))
             )
     if parse_sink:
         targets.append(
@@ -211,6 +225,7 @@ def intake(
                         f"(client {row['client_cpu_us_per_msg']:.0f})  "
                         f"failures {row['failures']}"
                     )
+    files.cleanup()
     summary: dict[str, Any] = {}
     for case, by_server in runs.items():
         summary[case] = {}

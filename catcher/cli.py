@@ -271,6 +271,15 @@ def option(*names: str, **kwargs: Any) -> Callable[[F], F]:
     help="Memory held for mail (raw, index, opened models); oldest go first; 0: no cap.",
 )
 @option(
+    "--db",
+    metavar="PATH",
+    type=FILE,
+    callback=_path,
+    default=None,
+    help="Keep mail in this SQLite file across restarts (made if missing; locked while "
+    "catcher runs). Default: memory only, nothing written.",
+)
+@option(
     "--http-auth",
     metavar="USER:PASSWORD",
     callback=_credentials,
@@ -353,7 +362,8 @@ def run() -> None:
 
 
 def serve(settings: Settings) -> int:
-    """Run until Ctrl-C or SIGTERM; the exit status."""
+    """Run until Ctrl-C or SIGTERM; the exit status (2: the database cannot be used)."""
+    from catcher.database import DatabaseError
     from catcher.server import Catcher
 
     done = threading.Event()
@@ -374,6 +384,9 @@ def serve(settings: Settings) -> int:
     try:
         try:
             catcher.start()
+        except DatabaseError as error:
+            click.echo(f"catcher: {error}", err=True)
+            return 2
         except (OSError, RuntimeError) as error:
             click.echo(f"catcher: {error}", err=True)
             return 1
@@ -456,6 +469,8 @@ def _banner(catcher: Catcher, settings: Settings) -> None:
         f"{settings.max_messages} messages kept" if settings.max_messages else "no cap on messages"
     )
     click.echo(f"  limits {settings.max_message_size // MB} MB a message, {cap}. Ctrl-C stops.")
+    if settings.db is not None:
+        click.echo(f"  db     {settings.db} ({len(catcher.store)} messages)")
     sys.stdout.flush()
 
 

@@ -125,12 +125,17 @@ class Router:
                 )
             if not smtp_user or len(smtp_user) > 256:
                 raise MailboxError("smtp_user: 1 to 256 characters")
-        box = Box(name, datetime.now(UTC), origin, recipients, smtp_user, smtp_password)
-        self._boxes[name] = box
-        if smtp_user is not None:
-            self._users[smtp_user] = name
-        if recipients:  # only these compiled now: routing makes mailboxes without patterns
-            added = tuple((name, re.compile(translate(p.lower()))) for p in recipients)
+        return self.restore(
+            Box(name, datetime.now(UTC), origin, recipients, smtp_user, smtp_password)
+        )
+
+    def restore(self, box: Box) -> Box:
+        """Take a mailbox as defined before (read back from ``--db``), unchecked."""
+        self._boxes[box.name] = box
+        if box.smtp_user is not None:
+            self._users[box.smtp_user] = box.name
+        if box.recipients:  # only these compiled now: routing makes mailboxes without patterns
+            added = tuple((box.name, re.compile(translate(p.lower()))) for p in box.recipients)
             self._patterns += added
         return box
 
@@ -211,6 +216,8 @@ class Mailboxes:
         self.router = router
         self._filed: dict[str, _Filed] = {}
         self._membership: dict[int, tuple[str, ...]] = {}
+        # Mailboxes routing made since the store last looked (it records them with --db).
+        self.made: list[Box] = []
 
     def __contains__(self, name: object) -> bool:
         return name in self._filed
@@ -233,18 +240,26 @@ class Mailboxes:
         self._filed[name] = _Filed(box)
         return box
 
+    def restore(self, box: Box) -> None:
+        """A mailbox as defined before (read back from ``--db``), empty."""
+        self._filed[box.name] = _Filed(self.router.restore(box))
+
     def remove(self, name: str) -> None:
         filed = self._filed.pop(name, None)
         self.router.remove(name)
         for message_id in filed.ids if filed is not None else ():
             self._membership[message_id] = tuple(n for n in self.of(message_id) if n != name)
 
-    def reap(self, names: dict[str, list[int]]) -> None:
-        """Remove mailboxes that routing made (a login, a tag) once eviction emptied them."""
+    def reap(self, names: dict[str, list[int]]) -> list[str]:
+        """Remove mailboxes that routing made (a login, a tag) once eviction emptied them;
+        their names."""
+        reaped = []
         for name in names:
             filed = self._filed.get(name)
             if filed is not None and not filed.ids and filed.box.origin in ("login", "tag"):
                 self.remove(name)
+                reaped.append(name)
+        return reaped
 
     def file(self, message_id: int, size: int, routes: list[tuple[str, Origin]]) -> tuple[str, ...]:
         """Put a new message in the mailboxes its routes name, making those missing."""
@@ -257,6 +272,7 @@ class Mailboxes:
                     filed = self._filed.get(name)
                 if filed is None:
                     filed = self._filed[name] = _Filed(self.router.define(name, origin=origin))
+                    self.made.append(filed.box)
             if name in names:
                 continue
             filed.ids.append(message_id)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from types import TracebackType
 
 from catcher import __version__
+from catcher.database import Database
 from catcher.faults import Faults, read_rule
 from catcher.front import HTTPFront
 from catcher.indexer import Indexer
@@ -41,16 +42,33 @@ class Catcher:
         self._smtp: SMTPServer | None = None
         self._http: HTTPFront | None = None
         self._indexer: Indexer | None = None
+        self._database: Database | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
     def start(self) -> Catcher:
+        """Open the database (``--db``; DatabaseError when it cannot be used), then start
+        SMTP, HTTP and the indexer."""
         settings = self.settings
         tls = None
         if settings.starttls or settings.smtps_port is not None:
             tls = make_tls_context(settings.tls_cert, settings.tls_key, settings.hostname)
+        if settings.db is not None:
+            self._database = Database(settings.db)
+            try:
+                saved = self._database.load()
+                self._database.start()
+                self.store.restore(saved, self._database)
+            except BaseException:
+                self._database.close()
+                self._database = None
+                raise
         self._smtp = SMTPServer(self.store, settings, tls, self.faults, self.sessions)
-        self._smtp.start()
+        try:
+            self._smtp.start()
+        except BaseException:
+            self._close_database()
+            raise
         try:
             app = create_app(self.store, settings, self.status, self.faults, self.sessions)
             self._http = HTTPFront(
@@ -64,6 +82,7 @@ class Catcher:
             self._http.start()
         except BaseException:
             self._smtp.stop()
+            self._close_database()
             raise
         self._indexer = Indexer(self.store)
         self._indexer.start()
@@ -79,6 +98,13 @@ class Catcher:
             self._http.stop()
         if self._indexer is not None:
             self._indexer.stop()
+        self._close_database()
+
+    def _close_database(self) -> None:
+        """Write what is left and let the file go (another catcher may open it)."""
+        if self._database is not None:
+            self._database.close()
+            self._database = None
 
     def __enter__(self) -> Catcher:
         return self.start()

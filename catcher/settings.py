@@ -110,6 +110,7 @@ class Settings:
     compat: frozenset[str] = COMPAT_APIS
     faults: tuple[str, ...] = ()
     base_path: str = ""
+    db: Path | None = None
 
     @property
     def max_request_body(self) -> int:

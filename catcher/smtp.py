@@ -17,6 +17,7 @@ from typing import Any, cast
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword, Session, TLSSetupException
 from aiosmtpd.smtp import Envelope as SMTPEnvelope
 
+from catcher.database import DatabaseError
 from catcher.faults import Faults, Where
 from catcher.loopthread import LoopThread, new_event_loop
 from catcher.message import Delivery, Envelope
@@ -145,7 +146,18 @@ class Handler:
                 tls=session.ssl is not None or _is_tls(server),
                 auth_user=auth if isinstance(auth, str) else None,
             ),
+            durable=False,
         )
+        journal = self.store.journal
+        if journal is not None:
+            # In memory (and visible) already; 250 waits for the commit, which the
+            # database's thread makes for every message queued meanwhile at once. A
+            # crash before it loses only mail that got no 250; a retry may duplicate.
+            try:
+                await journal.synced()
+            except DatabaseError as error:
+                log.error("%s", error)
+                return "451 4.3.0 Error: could not save the message"
         self.stats.accepted += 1
         log_session = cast(CatcherSMTP, server).log
         if log_session is not None:

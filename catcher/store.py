@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from itertools import compress
 
 from catcher.cache import ParseCache, held_bytes
+from catcher.database import Change, Database, Saved
 from catcher.feed import Event, Feed
 from catcher.filters import Filter
 from catcher.finding import Finding, Page
 from catcher.index import Entry, Index
-from catcher.mailboxes import Box, Mailboxes, MailboxStats, Router
+from catcher.mailboxes import Box, Mailboxes, MailboxStats, Origin, Router
 from catcher.memory import grown, release
 from catcher.message import (
     SEARCH_TEXT_LIMIT,
@@ -105,6 +106,10 @@ class MessageStore(Finding):
         self._feed = Feed()
         self._waiting = 0
         self._closed = False
+        # With --db: every change is recorded here under the lock, in order, and written
+        # by the database's own thread; a public method that changes anything returns
+        # once its changes are committed (``add(durable=False)`` leaves that to SMTP).
+        self.journal: Database | None = None
 
     # -- writing ---------------------------------------------------------------------
 
@@ -114,9 +119,12 @@ class MessageStore(Finding):
         envelope: Envelope,
         delivery: Delivery,
         received_at: datetime | None = None,
+        *,
+        durable: bool = True,
     ) -> Message:
         """Store a message under the next id, in the mailboxes its routing names, and
-        return it; evict past the caps."""
+        return it; evict past the caps. With a database, returns once that is committed
+        unless not ``durable`` (the caller then awaits ``journal.synced()`` itself)."""
         when = received_at or datetime.now(UTC)
         with self._cond:
             routes = self._boxes.router.route(envelope.rcpt_tos, delivery.auth_user)
@@ -126,6 +134,11 @@ class MessageStore(Finding):
             self._order.append(message.id)
             self._searches.append(None)
             names = self._boxes.file(message.id, len(raw), routes)
+            if self._boxes.made:
+                for box in self._boxes.made:
+                    self._log(("box", box))
+                self._boxes.made.clear()
+            self._log(("add", message, names))
             self._index.pend(message.id)
             self._bytes += len(raw)
             self._held += len(raw) + PER_MESSAGE + _index_estimate(raw)
@@ -135,24 +148,65 @@ class MessageStore(Finding):
             self._cond.notify_all()
         self._release_freed()
         grown(len(self._messages))
+        if durable:
+            self._sync()
         return message
+
+    def restore(self, saved: Saved, journal: Database) -> None:
+        """Start from what a database file held (once, before any mail arrives), then
+        record every later change in it; the caps apply at once (evicted messages leave
+        the file too)."""
+        with self._cond:
+            self.journal = journal
+            boxes = self._boxes
+            for box in saved.boxes:
+                boxes.restore(box)
+            last = saved.last_id
+            for message, read, names in saved.messages:
+                message_id = message.id
+                self._messages[message_id] = message
+                self._order.append(message_id)
+                self._searches.append(None)
+                routes: list[tuple[str, Origin]] = [(n, "default") for n in names or ("default",)]
+                boxes.file(message_id, message.size, routes)
+                self._index.pend(message_id)
+                self._bytes += message.size
+                self._held += message.size + PER_MESSAGE + _index_estimate(message.raw)
+                if read:
+                    self._read.add(message_id)
+                    boxes.mark(message_id, True)
+                last = max(last, message_id)
+            for box in boxes.made:  # (only a file edited by hand names mailboxes it lacks)
+                self._log(("box", box))
+            boxes.made.clear()
+            self._last_id = last
+            self._evict(tuple(boxes.names()))
+            self._cond.notify_all()
+        grown(len(self._messages))
+        self._sync()
 
     def delete(self, message_id: int, mailbox: str | None = None) -> bool:
         """Delete one message (from one mailbox only, given one: it lives on in any other);
         False when there was none with that id there."""
-        return bool(self._remove((message_id,), mailbox))
+        removed = self._remove((message_id,), mailbox)
+        self._sync()
+        return bool(removed)
 
     def delete_many(self, ids: Iterable[int], mailbox: str | None = None) -> tuple[int, ...]:
         """Delete these messages (from one mailbox only, given one); ids that name none
         are left out. The ids deleted."""
-        return self._remove(tuple(ids), mailbox)
+        removed = self._remove(tuple(ids), mailbox)
+        self._sync()
+        return removed
 
     def delete_matching(self, flt: Filter) -> tuple[int, ...]:
         """Delete every message the filter matches (all of them for an empty filter); with
         a mailbox, from that mailbox."""
         if flt.is_empty:
             return self.clear()
-        return self._remove(tuple(self._matches(flt, remember=False)[0]), flt.mailbox)
+        removed = self._remove(tuple(self._matches(flt, remember=False)[0]), flt.mailbox)
+        self._sync()
+        return removed
 
     def clear(self) -> tuple[int, ...]:
         """Delete everything (the mailboxes stay, empty); returns the ids deleted."""
@@ -170,9 +224,11 @@ class MessageStore(Finding):
             self._freed += self._held
             self._bytes = self._held = 0
             self._deleted += len(ids)
+            self._log(("clear",))
             self._feed.emit("clear", ids, self._boxes.names())
             self._cond.notify_all()
         self._release_freed()
+        self._sync()
         return ids
 
     def reset(self) -> None:
@@ -201,8 +257,11 @@ class MessageStore(Finding):
                     touched.setdefault(name, []).append(message_id)
                 changed.append(message_id)
             if changed:
+                self._log(("read", tuple(changed), read))
                 self._feed.emit("read", tuple(changed), *_scoped(touched))
                 self._cond.notify_all()
+        if changed:
+            self._sync()
         return tuple(changed)
 
     def note_faults(self) -> None:
@@ -224,8 +283,10 @@ class MessageStore(Finding):
         anything is invalid."""
         with self._cond:
             box = self._boxes.create(name, recipients, smtp_user, smtp_password)
+            self._log(("box", box))
             self._feed.emit("mailbox", (), frozenset((name,)))
             self._cond.notify_all()
+        self._sync()
         return box
 
     def delete_mailbox(self, name: str) -> tuple[int, ...] | None:
@@ -236,8 +297,10 @@ class MessageStore(Finding):
                 return None
             removed = self._remove(tuple(self._boxes.ids(name)), name)
             self._boxes.remove(name)
+            self._log(("unbox", name))
             self._feed.emit("mailbox", (), frozenset((name,)))
             self._cond.notify_all()
+        self._sync()
         return removed
 
     @property
@@ -489,7 +552,10 @@ class MessageStore(Finding):
                 self._prune(set(gone), touched, mailbox, set(unfiled))
             if gone:
                 self._deleted += len(gone)
+                self._log(("delete", tuple(gone)))
                 self._feed.emit("delete", tuple(gone), *_scoped(touched))
+            for message_id in unfiled:
+                self._log(("file", message_id, self._boxes.of(message_id)))
             if unfiled:
                 self._feed.emit(
                     "delete", tuple(unfiled), frozenset((mailbox or "",)), everywhere=False
@@ -557,6 +623,7 @@ class MessageStore(Finding):
                 for oldest in self._boxes.over_cap(name, self.mailbox_max_messages):
                     if len(self._boxes.of(oldest)) > 1:
                         self._unfile(oldest, name)
+                        self._log(("file", oldest, self._boxes.of(oldest)))
                         self._feed.emit("delete", (oldest,), frozenset((name,)), everywhere=False)
                     else:
                         evicted.append(oldest)
@@ -574,8 +641,21 @@ class MessageStore(Finding):
             self._drop(oldest, evicted=True)
         if evicted:
             self._evicted += len(evicted)
+            self._log(("delete", tuple(evicted)))
             self._feed.emit("delete", tuple(evicted), *_scoped(homes))
-            self._boxes.reap(homes)
+            for name in self._boxes.reap(homes):
+                self._log(("unbox", name))
+
+    # (call with the lock held)
+    def _log(self, change: Change) -> None:
+        if self.journal is not None:
+            self.journal.record(change)
+
+    def _sync(self) -> None:
+        """With a database, wait (outside the lock) until every change recorded so far
+        is committed: a change acknowledged over the API survives a crash."""
+        if self.journal is not None:
+            self.journal.wait()
 
     def _release_freed(self) -> None:
         # Outside the lock: handing memory back walks the heap.

@@ -35,13 +35,16 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 class Running:
     """A ``catcher`` process; its banner lines are read to learn the bound ports."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
         self.process = subprocess.Popen(
             [*COMMAND, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
         assert self.process.stdout is not None
         self.banner: list[str] = []
