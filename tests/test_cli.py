@@ -285,3 +285,36 @@ def test_version_and_help() -> None:
         "CATCHER_SMTP_PORT",
     ):
         assert option in help_text
+
+
+def test_health_is_ok_for_a_running_catcher(running: Running) -> None:
+    checked = run("health", "--url", running.url)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.strip() == f"catcher at {running.url}: ok (SMTP and HTTP up)"
+    # Without --url: the address the catcher's own variables give (a container's).
+    port = running.url.rsplit(":", 1)[1]
+    derived = run("health", env={"CATCHER_HTTP_HOST": "0.0.0.0", "CATCHER_HTTP_PORT": port})
+    assert derived.returncode == 0, derived.stderr
+    assert f"http://127.0.0.1:{port}: ok" in derived.stdout
+
+
+def test_health_fails_on_a_closed_port() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        result = run("health", env={"CATCHER_URL": url})
+    assert result.returncode == 1
+    assert f"catcher at {url}: not answering" in result.stderr and "refused" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_health_sends_the_http_login_from_the_environment() -> None:
+    login = {"CATCHER_HTTP_AUTH": "ops:secret"}
+    process = Running("--smtp-port", "0", "--http-port", "0", env=login)
+    try:
+        assert run("health", "--url", process.url, env=login).returncode == 0
+        refused = run("health", "--url", process.url, env={"CATCHER_HTTP_AUTH": ""})
+        assert refused.returncode == 1
+        assert "HTTP 401 login needed (CATCHER_HTTP_AUTH)" in refused.stderr
+    finally:
+        assert process.stop()[0] == 0
