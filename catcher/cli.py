@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from catcher.server import Catcher
 
 PORT = click.IntRange(0, 65535)
+# Seconds a message still being received when catcher is told to stop has to finish:
+# well inside the 10 s that docker stop waits before it kills.
+STOP_GRACE = 5.0
 F = TypeVar("F", bound=Callable[..., Any])
 FILE = click.Path(dir_okay=False)
 
@@ -342,10 +345,12 @@ def serve(settings: Settings) -> int:
     done = threading.Event()
 
     def stop(signum: int, frame: object) -> None:
-        done.set()
+        done.set()  # (a second signal while stopping changes nothing)
 
-    # Installed before anything starts, so a signal that comes early still stops cleanly.
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # Installed before anything starts, so a signal that comes early still stops cleanly,
+    # and kept until the process ends, so one that comes while it stops is no traceback.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
     _allow_open_files(2 * settings.max_connections + 1024)
     from catcher.memory import freeze_stored_mail, keep_large_blocks_apart
 
@@ -363,11 +368,18 @@ def serve(settings: Settings) -> int:
         _banner(catcher, settings)
         while not done.wait(3600):
             pass
+        receiving = catcher.close()
+        noun = "message" if receiving == 1 else "messages"
+        waiting = (
+            f"; waiting up to {STOP_GRACE:g} s for {receiving} {noun} being received"
+            if receiving
+            else ""
+        )
+        click.echo(f"catcher stopping: no new mail{waiting}")
+        sys.stdout.flush()
     finally:
-        catcher.stop()
+        catcher.stop(STOP_GRACE)
         lines.drain(2.0)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     click.echo("catcher stopped")
     return 0
 

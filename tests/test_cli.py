@@ -318,3 +318,46 @@ def test_health_sends_the_http_login_from_the_environment() -> None:
         assert "HTTP 401 login needed (CATCHER_HTTP_AUTH)" in refused.stderr
     finally:
         assert process.stop()[0] == 0
+
+
+def test_sigterm_lets_a_message_in_flight_finish_and_tells_the_others() -> None:
+    """On SIGTERM SMTP takes no new connections at once, an idle session gets 421, a client
+    in the middle of DATA still gets its 250, and the process exits 0; a second SIGTERM
+    while it waits changes nothing."""
+    process = Running("--smtp-port", "0", "--http-port", "0")
+    idle = smtplib.SMTP(*process.smtp, timeout=30)
+    sending = smtplib.SMTP(*process.smtp, timeout=30)
+    try:
+        idle.ehlo()
+        sending.ehlo()
+        sending.mail("shop@example.com")
+        sending.rcpt("ada@example.com")
+        assert sending.docmd("DATA")[0] == 354
+        sending.send(b"Subject: in flight\r\n\r\nthe first half, ")
+        process.process.send_signal(signal.SIGTERM)
+        assert process.process.stdout is not None
+        for stopping in process.process.stdout:  # (after the rest of the banner)
+            if stopping.startswith("catcher stopping"):
+                break
+        assert stopping.startswith("catcher stopping: no new mail")
+        assert "for 1 message being received" in stopping
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(process.smtp, timeout=30).close()
+        assert Http(process.url).request("GET", "/api/health")[0] == 503
+        code, reply = idle.getreply()
+        assert code == 421 and b"Shutting down" in reply
+        process.process.send_signal(signal.SIGTERM)  # impatient: a second one
+        sending.send(b"the second half.\r\n.\r\n")
+        code, reply = sending.getreply()
+        assert code == 250 and b"queued as 1" in reply
+        assert sending.quit()[0] == 221
+        out, err = process.process.communicate(timeout=30)
+    finally:
+        idle.close()
+        sending.close()
+        if process.process.poll() is None:
+            process.process.kill()
+            process.process.communicate()
+    assert process.process.returncode == 0
+    assert out.strip().endswith("catcher stopped")
+    assert "Traceback" not in err, err
