@@ -10,6 +10,9 @@ import signal
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
+from base64 import b64encode
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -37,6 +40,9 @@ if TYPE_CHECKING:
     from catcher.server import Catcher
 
 PORT = click.IntRange(0, 65535)
+# Seconds a message still being received when catcher is told to stop has to finish:
+# well inside the 10 s that docker stop waits before it kills.
+STOP_GRACE = 5.0
 F = TypeVar("F", bound=Callable[..., Any])
 FILE = click.Path(dir_okay=False)
 
@@ -369,10 +375,12 @@ def serve(settings: Settings) -> int:
     done = threading.Event()
 
     def stop(signum: int, frame: object) -> None:
-        done.set()
+        done.set()  # (a second signal while stopping changes nothing)
 
-    # Installed before anything starts, so a signal that comes early still stops cleanly.
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # Installed before anything starts, so a signal that comes early still stops cleanly,
+    # and kept until the process ends, so one that comes while it stops is no traceback.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
     _allow_open_files(2 * settings.max_connections + 1024)
     from catcher.memory import freeze_stored_mail, keep_large_blocks_apart
 
@@ -393,11 +401,18 @@ def serve(settings: Settings) -> int:
         _banner(catcher, settings)
         while not done.wait(3600):
             pass
+        receiving = catcher.close()
+        noun = "message" if receiving == 1 else "messages"
+        waiting = (
+            f"; waiting up to {STOP_GRACE:g} s for {receiving} {noun} being received"
+            if receiving
+            else ""
+        )
+        click.echo(f"catcher stopping: no new mail{waiting}")
+        sys.stdout.flush()
     finally:
-        catcher.stop()
+        catcher.stop(STOP_GRACE)
         lines.drain(2.0)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     click.echo("catcher stopped")
     return 0
 
@@ -611,3 +626,56 @@ def import_command(
         + (f", {failed} failed" if failed else "")
     )
     sys.exit(1 if failed else 0)
+
+
+def health_url(environ: dict[str, str]) -> str:
+    """The address of the catcher this environment starts: ``CATCHER_HTTP_HOST`` (loopback
+    for an address that means every interface) and ``CATCHER_HTTP_PORT``, else the defaults."""
+    host = environ.get("CATCHER_HTTP_HOST", "").strip() or DEFAULTS.http_host
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    port = environ.get("CATCHER_HTTP_PORT", "").strip() or str(DEFAULTS.http_port)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+@main.command("health")
+@click.option(
+    "--url",
+    envvar="CATCHER_URL",
+    show_envvar=True,
+    default=None,
+    help="The catcher to ask. Default: the one CATCHER_HTTP_HOST and CATCHER_HTTP_PORT "
+    "(or their defaults) describe, on loopback when it listens on every address.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="Seconds to wait for the answer.",
+)
+def health(url: str | None, timeout: float) -> None:
+    """Ask a running catcher whether SMTP and HTTP are both up (GET /api/health): exit 0
+    when they are, 1 when not or when it does not answer. For container health checks.
+
+    Sends CATCHER_HTTP_AUTH's login when that is set (--http-auth).
+    """
+    base = (url or health_url(dict(os.environ))).rstrip("/")
+    request = urllib.request.Request(f"{base}/api/health")
+    login = os.environ.get("CATCHER_HTTP_AUTH", "")
+    if ":" in login:
+        request.add_header("Authorization", "Basic " + b64encode(login.encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            answer = json.load(response)
+    except urllib.error.HTTPError as error:
+        reason = "login needed (CATCHER_HTTP_AUTH)" if error.code == 401 else error.reason
+        click.echo(f"catcher at {base}: unhealthy, HTTP {error.code} {reason}", err=True)
+        sys.exit(1)
+    except (OSError, ValueError) as error:  # refused, timed out, unreadable
+        why = getattr(error, "reason", None) or error
+        click.echo(f"catcher at {base}: not answering ({why})", err=True)
+        sys.exit(1)
+    if not (isinstance(answer, dict) and answer.get("status") == "ok"):
+        click.echo(f"catcher at {base}: unhealthy ({answer})", err=True)
+        sys.exit(1)
+    click.echo(f"catcher at {base}: ok (SMTP and HTTP up)")

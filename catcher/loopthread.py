@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 __all__ = ["LoopThread", "new_event_loop"]
 
@@ -53,6 +56,11 @@ class LoopThread:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    def call(self, step: Callable[[], Awaitable[T]], timeout: float = 5.0) -> T:
+        """Run ``step`` on the loop and return what it returns."""
+        assert self.loop is not None, "not started"
+        return asyncio.run_coroutine_threadsafe(_result(step), self.loop).result(timeout)
+
     def stop(self, shutdown: Callable[[], Awaitable[None]], timeout: float = 5.0) -> None:
         """Run ``shutdown`` on the loop, then stop the loop and wait for the thread."""
         loop = self.loop
@@ -90,3 +98,7 @@ class LoopThread:
 
 async def _await(step: Callable[[], Awaitable[None]]) -> None:
     await step()
+
+
+async def _result(step: Callable[[], Awaitable[T]]) -> T:
+    return await step()

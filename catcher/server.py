@@ -26,7 +26,7 @@ class Catcher:
 
     ``start()`` returns once both servers listen (ports of 0 are resolved to the bound
     ones) and raises if either cannot; ``stop()`` stops SMTP first so nothing new
-    arrives, then HTTP.
+    arrives, then HTTP; ``close()`` alone stops SMTP taking mail.
     """
 
     def __init__(self, settings: Settings | None = None, store: MessageStore | None = None) -> None:
@@ -89,10 +89,16 @@ class Catcher:
         self.started_at = time.monotonic()
         return self
 
-    def stop(self) -> None:
-        """Stop SMTP (nothing new arrives), end every wait and event stream, stop HTTP."""
+    def close(self) -> int:
+        """Take no more mail: SMTP stops listening and its sessions not in the middle of a
+        message are told so (421); the number of messages still being received."""
+        return self._smtp.close() if self._smtp is not None else 0
+
+    def stop(self, grace: float = 0.0) -> None:
+        """Stop SMTP (nothing new arrives; a message being received has ``grace`` seconds
+        to end, then its session too gets 421), end every wait and event stream, stop HTTP."""
         if self._smtp is not None:
-            self._smtp.stop()
+            self._smtp.stop(grace)
         self.store.close()
         if self._http is not None:
             self._http.stop()

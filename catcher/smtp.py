@@ -294,7 +294,8 @@ class SMTPServer:
         self.address: tuple[str, int] | None = None
         self.smtps_address: tuple[str, int] | None = None
         self._servers: list[asyncio.Server] = []
-        self._live: set[SMTP] = set()
+        self._live: set[CatcherSMTP] = set()
+        self._closed = False
         self._thread = LoopThread(
             "catcher-smtp", self._listen, lambda: new_event_loop(settings.event_loop)
         )
@@ -359,21 +360,48 @@ class SMTPServer:
         return len(self._live)
 
     def alive(self) -> bool:
-        return self._thread.alive() and bool(self._servers)
+        return self._thread.alive() and bool(self._servers) and not self._closed
 
-    def stop(self) -> None:
-        """Stop listening, drop open sessions, and end the thread."""
+    def close(self) -> int:
+        """Take no more mail: stop listening at once and tell each session that is not
+        receiving a message that the server is stopping (421); the number of messages
+        still being received."""
+        if not self._thread.alive():
+            return 0
+
+        async def close() -> int:
+            return self._take_no_more()
+
+        return self._thread.call(close)
+
+    def stop(self, grace: float = 0.0) -> None:
+        """Take no more mail, give the messages being received up to ``grace`` seconds to
+        end (each client gets its reply; 250 once stored), tell the sessions still open that
+        the server is stopping (421), and end the thread."""
 
         async def shutdown() -> None:
-            for server in self._servers:
-                server.close()
+            self._take_no_more()
+            ending = [protocol.ended for protocol in self._live]
+            if ending and grace > 0:
+                await asyncio.wait(ending, timeout=grace)
             for protocol in list(self._live):
-                if protocol.transport is not None:
-                    protocol.transport.close()
+                protocol.shut()
             for server in self._servers:
                 await server.wait_closed()
 
-        self._thread.stop(shutdown, timeout=10)
+        self._thread.stop(shutdown, timeout=grace + 10)
+
+    def _take_no_more(self) -> int:
+        if not self._closed:
+            self._closed = True
+            for server in self._servers:
+                server.close()
+            for protocol in list(self._live):
+                if protocol.receiving:
+                    protocol.stopping = True
+                else:
+                    protocol.shut()
+        return sum(protocol.receiving for protocol in self._live)
 
 
 class Refusal(asyncio.Protocol):

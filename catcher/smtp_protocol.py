@@ -155,7 +155,7 @@ class CatcherSMTP(SMTP):
         implicit_tls: bool,
         authenticator: Callable[..., AuthResult],
         loop: asyncio.AbstractEventLoop,
-        live: set[SMTP],
+        live: set[CatcherSMTP],
         stats: SMTPStats,
         faults: Faults | None = None,
         sessions: SessionLog | None = None,
@@ -178,6 +178,12 @@ class CatcherSMTP(SMTP):
         self.pending: Decision | None = None
         self._greeted = False
         self._close_after_reply = False
+        # Between the 354 and the reply to the data: a message is being received.
+        self.receiving = False
+        # The server is stopping: after the reply to the data being received, any
+        # command but QUIT gets 421.
+        self.stopping = False
+        self.ended: asyncio.Future[None] = loop.create_future()  # (the connection is gone)
         super().__init__(
             handler,
             data_size_limit=settings.max_message_size,
@@ -219,6 +225,8 @@ class CatcherSMTP(SMTP):
 
     def connection_lost(self, error: Exception | None) -> None:
         self._live.discard(self)
+        if not self.ended.done():
+            self.ended.set_result(None)
         if self.log is not None and self._sessions is not None:
             self._sessions.close(self.log)
         super().connection_lost(error)
@@ -261,6 +269,9 @@ class CatcherSMTP(SMTP):
         text = status if isinstance(status, str) else status.decode("utf-8", "replace")
         if self.closing:
             return  # (commands the client pipelined after a reply that closed)
+        if self.stopping and not self.receiving and not text.startswith("221"):
+            self.shut()
+            return
         if self.pending is not None:
             decision, self.pending = self.pending, None
             instead = await self.apply(decision)
@@ -285,6 +296,14 @@ class CatcherSMTP(SMTP):
         await super().push(text)
         if self._close_after_reply:
             self._close()
+
+    def shut(self) -> None:
+        """The server is stopping: say so (421, as RFC 5321 3.8 asks) and close."""
+        if self.transport is not None and not self.transport.is_closing():
+            reply = f"421 4.3.2 {self.hostname} Shutting down, try again later"
+            cast(asyncio.WriteTransport, self.transport).write(f"{reply}\r\n".encode())
+            self.logged("S", reply)
+            self.transport.close()
 
     def _close(self) -> None:
         # (aiosmtpd's loop goes on reading what the client pipelined while the transport
@@ -343,6 +362,15 @@ class CatcherSMTP(SMTP):
         if arg:
             await self.push("501 Syntax: DATA")
             return
+        # A stop from here on lets the message finish: its client gets the reply.
+        self.receiving = True
+        try:
+            await self._receive()
+        finally:
+            self.receiving = False
+
+    async def _receive(self) -> None:
+        assert self.envelope is not None
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         try:
             original_content = await read_data(self._reader, self.data_size_limit)

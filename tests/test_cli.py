@@ -290,3 +290,79 @@ def test_version_and_help() -> None:
         "CATCHER_SMTP_PORT",
     ):
         assert option in help_text
+
+
+def test_health_is_ok_for_a_running_catcher(running: Running) -> None:
+    checked = run("health", "--url", running.url)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.strip() == f"catcher at {running.url}: ok (SMTP and HTTP up)"
+    # Without --url: the address the catcher's own variables give (a container's).
+    port = running.url.rsplit(":", 1)[1]
+    derived = run("health", env={"CATCHER_HTTP_HOST": "0.0.0.0", "CATCHER_HTTP_PORT": port})
+    assert derived.returncode == 0, derived.stderr
+    assert f"http://127.0.0.1:{port}: ok" in derived.stdout
+
+
+def test_health_fails_on_a_closed_port() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        result = run("health", env={"CATCHER_URL": url})
+    assert result.returncode == 1
+    assert f"catcher at {url}: not answering" in result.stderr and "refused" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_health_sends_the_http_login_from_the_environment() -> None:
+    login = {"CATCHER_HTTP_AUTH": "ops:secret"}
+    process = Running("--smtp-port", "0", "--http-port", "0", env=login)
+    try:
+        assert run("health", "--url", process.url, env=login).returncode == 0
+        refused = run("health", "--url", process.url, env={"CATCHER_HTTP_AUTH": ""})
+        assert refused.returncode == 1
+        assert "HTTP 401 login needed (CATCHER_HTTP_AUTH)" in refused.stderr
+    finally:
+        assert process.stop()[0] == 0
+
+
+def test_sigterm_lets_a_message_in_flight_finish_and_tells_the_others() -> None:
+    """On SIGTERM SMTP takes no new connections at once, an idle session gets 421, a client
+    in the middle of DATA still gets its 250, and the process exits 0; a second SIGTERM
+    while it waits changes nothing."""
+    process = Running("--smtp-port", "0", "--http-port", "0")
+    idle = smtplib.SMTP(*process.smtp, timeout=30)
+    sending = smtplib.SMTP(*process.smtp, timeout=30)
+    try:
+        idle.ehlo()
+        sending.ehlo()
+        sending.mail("shop@example.com")
+        sending.rcpt("ada@example.com")
+        assert sending.docmd("DATA")[0] == 354
+        sending.send(b"Subject: in flight\r\n\r\nthe first half, ")
+        process.process.send_signal(signal.SIGTERM)
+        assert process.process.stdout is not None
+        for stopping in process.process.stdout:  # (after the rest of the banner)
+            if stopping.startswith("catcher stopping"):
+                break
+        assert stopping.startswith("catcher stopping: no new mail")
+        assert "for 1 message being received" in stopping
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(process.smtp, timeout=30).close()
+        assert Http(process.url).request("GET", "/api/health")[0] == 503
+        code, reply = idle.getreply()
+        assert code == 421 and b"Shutting down" in reply
+        process.process.send_signal(signal.SIGTERM)  # impatient: a second one
+        sending.send(b"the second half.\r\n.\r\n")
+        code, reply = sending.getreply()
+        assert code == 250 and b"queued as 1" in reply
+        assert sending.quit()[0] == 221
+        out, err = process.process.communicate(timeout=30)
+    finally:
+        idle.close()
+        sending.close()
+        if process.process.poll() is None:
+            process.process.kill()
+            process.process.communicate()
+    assert process.process.returncode == 0
+    assert out.strip().endswith("catcher stopped")
+    assert "Traceback" not in err, err

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import http.client
+import smtplib
 import threading
 import time
 from collections.abc import Callable
+
+import pytest
 
 from catcher.server import Catcher
 
@@ -56,3 +59,21 @@ def test_stop_is_quick_with_event_streams_and_waits_open(
     assert all(e.startswith(b"503 ") and b"stopping" in e for e in endings["wait"])
     assert len(endings["stream"]) == STREAMS
     assert all(e.startswith(b"200 ") for e in endings["stream"])
+
+
+def test_stop_tells_a_client_in_the_middle_of_data_421_rather_than_dropping_it(
+    make_catcher: Callable[..., Catcher],
+) -> None:
+    catcher = make_catcher()
+    with smtplib.SMTP(*catcher.smtp_address, timeout=30) as client:
+        client.ehlo()
+        client.mail("shop@example.com")
+        client.rcpt("ada@example.com")
+        assert client.docmd("DATA")[0] == 354
+        client.send(b"Subject: never finished\r\n\r\nhalf of it")
+        catcher.stop()  # no grace: the message cannot finish
+        code, reply = client.getreply()
+        assert code == 421 and b"Shutting down" in reply
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            client.noop()
+    assert len(catcher.store) == 0

@@ -447,7 +447,9 @@ def test_command_line_cap_is_catchers_own_after_helo_and_ehlo(
 
 
 @pytest.mark.parametrize("event_loop", ["asyncio", "auto"])
-def test_stop_drops_open_sessions(make_catcher: Callable[..., Catcher], event_loop: str) -> None:
+def test_stop_tells_open_sessions_and_closes_them(
+    make_catcher: Callable[..., Catcher], event_loop: str
+) -> None:
     # uvloop closes a closed loop's connections itself; asyncio leaves them open.
     catcher = make_catcher(event_loop=event_loop)
     with socket.create_connection(catcher.smtp_address, timeout=10) as sock:
@@ -457,7 +459,8 @@ def test_stop_drops_open_sessions(make_catcher: Callable[..., Catcher], event_lo
             while replies.readline()[3:4] == b"-":
                 pass
             catcher.stop()
-            assert replies.read() == b""  # closed by the server, not left to time out
+            # Told why (RFC 5321 3.8), then closed by the server, not left to time out.
+            assert replies.read() == b"421 4.3.2 catcher Shutting down, try again later\r\n"
 
 
 def test_help_lists_every_command_data_included(catcher: Catcher) -> None:
