@@ -50,6 +50,7 @@ def check(case: Any) -> None:
     case.call_and_validate(timeout=30, excluded_checks=excluded)
 
 
+@pytest.mark.slow
 def test_api_conforms_to_its_schema(live: Catcher) -> None:
     # Driven through hypothesis directly rather than schemathesis's pytest plugin, which
     # breaks with new pytest releases.

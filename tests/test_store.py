@@ -7,6 +7,8 @@ import time
 from email.message import EmailMessage
 from email.policy import SMTP
 
+import pytest
+
 from catcher.message import Delivery, Envelope
 from catcher.parsing import parse
 from catcher.settings import Settings
@@ -368,6 +370,7 @@ print(frozen, held, left)
 """
 
 
+@pytest.mark.slow
 def test_stored_mail_is_frozen_out_of_the_collector_and_still_freed_when_deleted() -> None:
     """The command line keeps stored mail out of the collector's full passes; deleting
     it must still give back everything it held, as it does unfrozen."""

@@ -525,6 +525,7 @@ def html_body_case(catcher: Catcher, name: str) -> Callable[[Inbox], None]:
 
 
 @pytest.mark.parametrize("mode", CSP_MODES)
+@pytest.mark.slow
 def test_hostile_html_bodies(
     catcher: Catcher,
     open_inbox: Callable[..., Inbox],
