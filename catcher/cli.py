@@ -557,7 +557,7 @@ def export_command(url: str, kind: str, output: Path, **filters: Any) -> None:
             count = transfer.export_mbox(url, query, output)
         else:
             count = transfer.export_eml(url, query, output)
-    except transfer.TransferError as error:
+    except (transfer.TransferError, OSError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"exported {count} message{'s' if count != 1 else ''} to {output}")
 
@@ -592,8 +592,13 @@ def import_command(
 
     try:
         found = list(transfer.found_in(paths))
-    except transfer.TransferError as error:
+    except (transfer.TransferError, OSError, RecursionError) as error:
         raise click.ClickException(str(error)) from None
+    if not found:
+        raise click.ClickException(
+            f"no messages in {', '.join(map(str, paths))}: "
+            "expected mbox files, Maildirs, .eml files or folders of them"
+        )
     failures: list[str] = []
 
     def done(item: Any, error: str | None) -> None:
@@ -634,7 +639,12 @@ def health_url(environ: dict[str, str]) -> str:
     host = environ.get("CATCHER_HTTP_HOST", "").strip() or DEFAULTS.http_host
     host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
     port = environ.get("CATCHER_HTTP_PORT", "").strip() or str(DEFAULTS.http_port)
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    try:
+        prefix = parse_base_path(environ.get("CATCHER_BASE_PATH", ""))
+    except SettingError:
+        prefix = ""  # the catcher itself refuses to start with it
+    origin = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return origin + prefix
 
 
 @main.command("health")

@@ -31,9 +31,9 @@ __all__ = ["SCHEMA", "Change", "Database", "DatabaseError", "Saved"]
 SCHEMA = 1
 APPLICATION_ID = 0x63746368  # "ctch": a SQLite file that says it is catcher's
 # In WAL mode NORMAL syncs the log at checkpoints, not at each commit: a crash of catcher
-# loses nothing committed, a power cut may lose the latest commits. FULL (a sync per
-# group commit) took 2 KB mail at 0.16-0.29x the in-memory rate at concurrency 20,
-# NORMAL at 0.43-0.48x (docs/benchmarks.md, "Keeping mail").
+# loses nothing committed, a power cut may lose the latest commits. Measured side by side
+# on a loaded machine, FULL (a sync per group commit) took 2 KB mail from 20 clients at a
+# third of NORMAL's rate (docs/benchmarks.md, "Keeping mail").
 SYNCHRONOUS = "NORMAL"
 
 _TABLES = """
@@ -87,7 +87,10 @@ class Database:
         self._queue: list[Change] = []
         self._recorded = 0  # changes recorded, ever
         self._committed = 0  # of those, how many are written (or failed)
-        self._failures: list[tuple[int, int, str]] = []  # (first, last, why), the latest
+        # Why the file was last written in vain: from then on nothing more is written and
+        # every wait fails (until a restart), so the file stays a prefix of the history
+        # and nothing is acknowledged that a failure might have lost.
+        self._broken: str | None = None
         self._futures: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._closing = False
         self._thread: threading.Thread | None = None
@@ -119,7 +122,8 @@ class Database:
         self._thread.start()
 
     def close(self) -> None:
-        """Write what is queued, then close the file and let another catcher open it."""
+        """Write what is queued, then close the file and let another catcher open it;
+        a change recorded after that is refused."""
         with self._lock:
             self._closing = True
             self._work.notify_all()
@@ -133,6 +137,8 @@ class Database:
     def record(self, change: Change) -> None:
         """Queue a change (called under the store's lock: no I/O here)."""
         with self._lock:
+            if self._closing and self._broken is None:
+                self._broken = f"{self.path} is closed: catcher is stopping"
             self._queue.append(change)
             self._recorded += 1
             self._work.notify()
@@ -142,8 +148,8 @@ class Database:
         commit that held any of it failed."""
         with self._lock:
             ticket = self._recorded
-            self._done.wait_for(lambda: self._committed >= ticket)
-            failed = self._failure(ticket)
+            self._done.wait_for(lambda: self._committed >= ticket or self._broken is not None)
+            failed = self._broken
         if failed is not None:
             raise DatabaseError(failed)
 
@@ -153,10 +159,9 @@ class Database:
         future: asyncio.Future[None] = loop.create_future()
         with self._lock:
             ticket = self._recorded
+            if self._broken is not None:
+                raise DatabaseError(self._broken)
             if self._committed >= ticket:
-                failed = self._failure(ticket)
-                if failed is not None:
-                    raise DatabaseError(failed)
                 return
             self._futures.append((ticket, loop, future))
         await future
@@ -170,33 +175,31 @@ class Database:
                 if not self._queue:
                     return
                 batch, self._queue = self._queue, []
-                first, last = self._committed + 1, self._recorded
-            why = None
-            try:
-                self._write(batch)
-            except (sqlite3.Error, OSError) as exc:
-                if self._conn.in_transaction:
-                    self._conn.rollback()
-                why = f"could not write {self.path}: {exc}"
+                last = self._recorded
+                broken = self._broken
+            if broken is None:
+                try:
+                    self._write(batch)
+                except Exception as exc:  # whatever it is, the writer must go on answering
+                    broken = f"could not write {self.path}: {exc}"
+                    try:
+                        if self._conn.in_transaction:
+                            self._conn.rollback()
+                    except Exception:  # the file is what the last commit left
+                        pass
             with self._lock:
                 self._committed = last
-                if why is not None:
-                    self._failures = [*self._failures[-99:], (first, last, why)]
-                ready = [f for f in self._futures if f[0] <= last]
-                self._futures = [f for f in self._futures if f[0] > last]
+                if broken is not None and self._broken is None:
+                    self._broken = broken
+                failed = self._broken
+                ready = [f for f in self._futures if f[0] <= last or failed is not None]
+                self._futures = [f for f in self._futures if f not in ready]
                 self._done.notify_all()
-            for ticket, loop, future in ready:
-                failed = self._failure(ticket)
+            for _ticket, loop, future in ready:
                 try:
                     loop.call_soon_threadsafe(_settle, future, failed)
                 except RuntimeError:  # that loop is closed: nobody waits any more
                     pass
-
-    def _failure(self, ticket: int) -> str | None:
-        for first, last, why in self._failures:
-            if first <= ticket <= last:
-                return why
-        return None
 
     def _write(self, batch: list[Change]) -> None:
         conn = self._conn

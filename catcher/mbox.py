@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["Found", "entry", "find_mail", "read_mbox", "write_mbox"]
+__all__ = ["Found", "entry", "find_mail", "read_mbox"]
 
 _QUOTED = re.compile(rb"^(>*From )", re.MULTILINE)
 _UNQUOTE = re.compile(rb"^>(>*From )", re.MULTILINE)
@@ -36,12 +37,6 @@ def entry(raw: bytes, sender: str, when: datetime) -> bytes:
     )
 
 
-def write_mbox(messages: Iterable[tuple[bytes, str, datetime]]) -> Iterator[bytes]:
-    """An mboxrd file, entry by entry, from (raw, envelope sender, received) triples."""
-    for raw, sender, when in messages:
-        yield entry(raw, sender, when)
-
-
 def read_mbox(data: bytes) -> Iterator[bytes]:
     """The messages of an mbox file (mboxrd, or mboxo read the same way), as written."""
     starts = [0] if data.startswith(b"From ") else []
@@ -53,19 +48,21 @@ def read_mbox(data: bytes) -> Iterator[bytes]:
         if newline < 0:
             continue
         body = chunk[newline + 1 :]
-        if body.endswith(b"\n"):
-            body = body[:-1]  # the empty line that ends an entry is the mbox's
+        # The empty line that ends an entry is the mbox's, not the message's (an mbox
+        # written with CRLF ends it with CRLF; a last entry may lack it).
+        if body.endswith(b"\r\n\r\n") and not body.endswith(b"\n\r\n\r\n"):
+            body = body[:-2]
+        elif body.endswith(b"\n\n"):
+            body = body[:-1]
         yield _UNQUOTE.sub(rb"\1", body)
 
 
+@dataclass(frozen=True, slots=True)
 class Found:
     """A message found on disk: where it came from and its bytes."""
 
-    __slots__ = ("raw", "source")
-
-    def __init__(self, source: str, raw: bytes) -> None:
-        self.source = source
-        self.raw = raw
+    source: str
+    raw: bytes
 
 
 def find_mail(paths: Iterable[Path]) -> Iterator[Found]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,7 +10,7 @@ from datetime import datetime
 from catcher.parsing import Address, Parsed, addresses_text, html_text, parse
 from catcher.search import fold, signature
 
-__all__ = ["Delivery", "Envelope", "Message", "SearchText", "Summary", "index"]
+__all__ = ["Delivery", "Envelope", "Message", "SearchText", "Summary", "envelope_of", "index"]
 
 # Subjects past this length are cut in lists (the message itself has the whole one).
 SUBJECT_LENGTH = 1000
@@ -24,6 +25,20 @@ class Envelope:
 
     mail_from: str
     rcpt_tos: tuple[str, ...]
+
+
+# An address SMTP takes in MAIL FROM and RCPT TO: something, an @, a domain.
+_ENVELOPE_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]{1,64}@[^@\s<>()\[\],;:\"]{1,253}")
+
+
+def envelope_of(parsed: Parsed) -> Envelope:
+    """The envelope a message's own headers imply, for mail that arrives without one
+    (an import, ``POST /api/messages``): its From, and its To, Cc and Bcc; addresses
+    SMTP could not carry are left out. Read with catcher's linear address parser."""
+    senders = [a.address for a in parsed.sender if _ENVELOPE_ADDRESS.fullmatch(a.address)]
+    named = [*parsed.to, *parsed.cc, *parsed.bcc]
+    recipients = [a.address for a in named if _ENVELOPE_ADDRESS.fullmatch(a.address)]
+    return Envelope(senders[0] if senders else "", tuple(dict.fromkeys(recipients)))
 
 
 @dataclass(frozen=True, slots=True)

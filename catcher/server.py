@@ -97,14 +97,19 @@ class Catcher:
     def stop(self, grace: float = 0.0) -> None:
         """Stop SMTP (nothing new arrives; a message being received has ``grace`` seconds
         to end, then its session too gets 421), end every wait and event stream, stop HTTP."""
-        if self._smtp is not None:
-            self._smtp.stop(grace)
-        self.store.close()
-        if self._http is not None:
-            self._http.stop()
-        if self._indexer is not None:
-            self._indexer.stop()
-        self._close_database()
+        try:
+            if self._smtp is not None:
+                self._smtp.stop(grace)
+        finally:
+            # Whatever SMTP's stop did, the rest stops too and the file is closed.
+            self.store.close()
+            try:
+                if self._http is not None:
+                    self._http.stop()
+                if self._indexer is not None:
+                    self._indexer.stop()
+            finally:
+                self._close_database()
 
     def _close_database(self) -> None:
         """Write what is left and let the file go (another catcher may open it)."""

@@ -381,9 +381,13 @@ class SMTPServer:
 
         async def shutdown() -> None:
             self._take_no_more()
-            ending = [protocol.ended for protocol in self._live]
+            # Each message being received ends with its reply (or its connection): not
+            # waiting for a client that got its 250 and keeps the connection open.
+            ending = [asyncio.ensure_future(p.received.wait()) for p in self._live if p.receiving]
             if ending and grace > 0:
                 await asyncio.wait(ending, timeout=grace)
+            for waiting in ending:
+                waiting.cancel()
             for protocol in list(self._live):
                 protocol.shut()
             for server in self._servers:

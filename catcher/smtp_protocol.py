@@ -180,10 +180,11 @@ class CatcherSMTP(SMTP):
         self._close_after_reply = False
         # Between the 354 and the reply to the data: a message is being received.
         self.receiving = False
+        self.received = asyncio.Event()  # set whenever no message is being received
+        self.received.set()
         # The server is stopping: after the reply to the data being received, any
         # command but QUIT gets 421.
         self.stopping = False
-        self.ended: asyncio.Future[None] = loop.create_future()  # (the connection is gone)
         super().__init__(
             handler,
             data_size_limit=settings.max_message_size,
@@ -225,8 +226,6 @@ class CatcherSMTP(SMTP):
 
     def connection_lost(self, error: Exception | None) -> None:
         self._live.discard(self)
-        if not self.ended.done():
-            self.ended.set_result(None)
         if self.log is not None and self._sessions is not None:
             self._sessions.close(self.log)
         super().connection_lost(error)
@@ -364,10 +363,12 @@ class CatcherSMTP(SMTP):
             return
         # A stop from here on lets the message finish: its client gets the reply.
         self.receiving = True
+        self.received.clear()
         try:
             await self._receive()
         finally:
             self.receiving = False
+            self.received.set()
 
     async def _receive(self) -> None:
         assert self.envelope is not None

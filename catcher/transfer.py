@@ -16,14 +16,23 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
-from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
 from catcher.mbox import Found, find_mail
-from catcher.parsing import raw_headers
+from catcher.message import envelope_of
+from catcher.parsing import parse
 
-__all__ = ["TransferError", "deliver", "export_eml", "export_mbox", "filter_query"]
+__all__ = [
+    "TransferError",
+    "deliver",
+    "envelope",
+    "export_eml",
+    "export_mbox",
+    "filter_query",
+    "found_in",
+    "progress_wanted",
+]
 
 PAGE = 1000
 CHUNK = 64 * 1024
@@ -31,8 +40,6 @@ TIMEOUT = 60
 # When a message names nobody, it is still delivered, to this address.
 NOBODY = "undisclosed-recipients@catcher.invalid"
 _LINE_END = re.compile(rb"\r?\n|\r")
-# An address SMTP takes: something, an @, a domain (what headers hold is often worse).
-_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]{1,64}@[^@\s<>()\[\],;:\"]{1,253}")
 
 
 class TransferError(Exception):
@@ -41,8 +48,8 @@ class TransferError(Exception):
 
 def filter_query(**filters: Any) -> dict[str, str]:
     """The API's list filters from the command line's (``None`` left out)."""
-    names = {"to": "to", "sender": "from", "subject": "subject", "query": "q", "mailbox": "mailbox"}
-    names["since"] = "since"
+    names = {"to": "to", "sender": "from", "subject": "subject", "query": "q"}
+    names |= {"mailbox": "mailbox", "since": "since"}
     return {names[k]: str(v) for k, v in filters.items() if v is not None}
 
 
@@ -68,14 +75,17 @@ def export_mbox(base: str, query: dict[str, str], output: Path) -> int:
     params = urllib.parse.urlencode({**query, "format": "mbox"})
     url = f"{base.rstrip('/')}/api/messages/export?{params}"
     count = 0
-    previous = b"\n"
+    previous = b"\n"  # (the file starts at a line start)
     output.parent.mkdir(parents=True, exist_ok=True)
     handle, scratch = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.")
     try:
         with _open(url) as response, os.fdopen(handle, "wb") as out:
             while chunk := response.read(CHUNK):
                 # Each entry starts with "From " at a line start; bodies never do (quoted).
-                count += len(re.findall(rb"\nFrom ", previous[-1:] + chunk))
+                seen = previous[-5:] + chunk  # "\nFrom " may be split between two reads
+                count += len(re.findall(rb"\nFrom ", seen)) - len(
+                    re.findall(rb"\nFrom ", previous[-5:])
+                )
                 previous = chunk
                 out.write(chunk)
         os.replace(scratch, output)
@@ -94,7 +104,7 @@ def export_eml(base: str, query: dict[str, str], output: Path) -> int:
         page = {**query, "limit": str(PAGE), "offset": str(offset)}
         with _open(f"{base}/api/messages?{urllib.parse.urlencode(page)}") as response:
             found = json.load(response)
-        ids += [m["id"] for m in found["messages"]]
+        ids += [int(m["id"]) for m in found["messages"]]  # a number: it names a file
         offset += PAGE
         if offset >= found["matched"] or not found["messages"]:
             break
@@ -112,16 +122,13 @@ def export_eml(base: str, query: dict[str, str], output: Path) -> int:
 
 
 def envelope(raw: bytes, sender: str | None, recipients: Iterable[str]) -> tuple[str, list[str]]:
-    """MAIL FROM and RCPT TO for a message: those given, else its From, To, Cc and Bcc."""
-    fields = {name.lower(): value for name, value in reversed(raw_headers(raw))}
-    if sender is None:
-        found = getaddresses([fields.get("from", "")])
-        sender = found[0][1] if found and _ADDRESS.fullmatch(found[0][1]) else ""
+    """MAIL FROM and RCPT TO for a message: those given, else its From, To, Cc and Bcc
+    (else ``NOBODY``, so that it is still delivered)."""
     chosen = list(recipients)
-    if not chosen:
-        named = [fields.get(name, "") for name in ("to", "cc", "bcc")]
-        found = getaddresses(named)
-        chosen = list(dict.fromkeys(a for _, a in found if _ADDRESS.fullmatch(a))) or [NOBODY]
+    if sender is None or not chosen:
+        implied = envelope_of(parse(raw))
+        sender = implied.mail_from if sender is None else sender
+        chosen = chosen or list(implied.rcpt_tos) or [NOBODY]
     return sender, chosen
 
 
@@ -154,7 +161,7 @@ def deliver(
                     except smtplib.SMTPServerDisconnected:
                         client = _connect(smtp)  # a fault rule or the idle timeout closed it
                         _send(client, found.raw, sender, recipients)
-            except (TransferError, smtplib.SMTPException, OSError, UnicodeError) as error:
+            except (TransferError, smtplib.SMTPException, OSError, ValueError) as error:
                 failed += 1
                 done(found, str(error) or type(error).__name__)
                 if isinstance(error, smtplib.SMTPServerDisconnected):

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from email.utils import getaddresses
 
 from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
@@ -12,8 +11,8 @@ from flask.typing import ResponseReturnValue
 from catcher import wire
 from catcher.api import BadRequest, answer_errors_in_json, request_filter, store, summary
 from catcher.mbox import entry
-from catcher.message import Delivery, Envelope
-from catcher.parsing import raw_headers
+from catcher.message import Delivery, Envelope, envelope_of
+from catcher.parsing import parse
 from catcher.state import app_state
 from catcher.store import MessageStore
 
@@ -21,7 +20,7 @@ bp = Blueprint("transfer", __name__, url_prefix="/api")
 answer_errors_in_json(bp)
 
 RAW_TYPES = ("message/rfc822", "application/octet-stream", "text/plain")
-MAX_RECIPIENT_TEXT = 320
+MAX_ADDRESS = 320
 
 
 @bp.post("/messages")
@@ -49,16 +48,13 @@ def add_message() -> ResponseReturnValue:
 def _envelope(raw: bytes, max_recipients: int) -> Envelope:
     sender = request.args.get("from")
     recipients = request.args.getlist("to")
-    fields = {name.lower(): value for name, value in reversed(raw_headers(raw))}
-    if sender is None:
-        found = getaddresses([fields.get("from", "")])
-        sender = found[0][1] if found else ""
-    if not recipients:
-        named = [fields.get(name, "") for name in ("to", "cc", "bcc")]
-        recipients = [address for _, address in getaddresses(named) if address]
-    for address in [sender, *recipients]:
-        if len(address) > MAX_RECIPIENT_TEXT or any(c in address for c in "\r\n<>"):
+    for address in [sender or "", *recipients]:
+        if len(address) > MAX_ADDRESS or any(c in address for c in "\r\n<>"):
             raise BadRequest(f"address {address[:80]!r}: not one address")
+    if sender is None or not recipients:
+        implied = envelope_of(parse(raw))
+        sender = implied.mail_from if sender is None else sender
+        recipients = recipients or list(implied.rcpt_tos)
     if len(recipients) > max_recipients:
         raise BadRequest(f"to: at most {max_recipients} recipients, got {len(recipients)}")
     return Envelope(sender, tuple(dict.fromkeys(recipients)))

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from catcher import api, check_api, compat, fault_api, mailbox_api, transfer_api, wire
 from catcher.checks import Reports
+from catcher.database import DatabaseError
 from catcher.faults import Faults
 from catcher.preview import PartTokens
 from catcher.sessions import SessionLog
@@ -89,6 +90,11 @@ def create_app(
     def static(filename: str) -> Response:
         """The inbox's scripts, styles and icons."""
         return _ui(send_from_directory(folder, filename))
+
+    @app.errorhandler(DatabaseError)
+    def not_saved(exc: DatabaseError) -> ResponseReturnValue:
+        # The change is not in the file (--db): say so, and try again after a restart.
+        return wire.error(503, str(exc))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:

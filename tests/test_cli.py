@@ -303,6 +303,17 @@ def test_health_is_ok_for_a_running_catcher(running: Running) -> None:
     assert f"http://127.0.0.1:{port}: ok" in derived.stdout
 
 
+def test_health_asks_under_the_base_path_the_catcher_serves() -> None:
+    process = Running("--smtp-port", "0", "--http-port", "0", env={"CATCHER_BASE_PATH": "/mail/"})
+    try:
+        port = process.url.split(":")[2].split("/")[0]
+        checked = run("health", env={"CATCHER_HTTP_PORT": port, "CATCHER_BASE_PATH": "/mail/"})
+        assert checked.returncode == 0, checked.stderr
+        assert f"http://127.0.0.1:{port}/mail: ok" in checked.stdout
+    finally:
+        assert process.stop()[0] == 0
+
+
 def test_health_fails_on_a_closed_port() -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused

@@ -264,3 +264,31 @@ def test_without_db_nothing_is_written(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert list(work.iterdir()) == [] and list(scratch.iterdir()) == []
+
+
+def test_a_failed_write_is_never_acknowledged(tmp_path: Path) -> None:
+    db = tmp_path / "mail.db"
+    with started(db) as catcher:
+        http = Http(catcher.url)
+        kept = send(catcher, b"Subject: before\r\n\r\nsaved\r\n")
+        # Another program breaks the file under catcher: the next write fails.
+        with contextlib.closing(sqlite3.connect(db)) as other:
+            other.execute("DROP TABLE messages")
+            other.commit()
+        with smtplib.SMTP(*catcher.smtp_address, timeout=30) as smtp:
+            smtp.ehlo()
+            smtp.mail("sender@example.test")
+            smtp.rcpt("someone@example.test")
+            code, reply = smtp.data(b"Subject: after\r\n\r\nnot saved\r\n")
+        assert code == 451 and b"could not save" in reply
+        # Every later change is refused too, and says why: nothing is acknowledged unsaved.
+        status, body = http.json("PATCH", f"/api/messages/{kept}", {"read": True})
+        assert status == 503 and "could not write" in body["error"]
+        with smtplib.SMTP(*catcher.smtp_address, timeout=30) as smtp:
+            smtp.ehlo()
+            smtp.mail("sender@example.test")
+            smtp.rcpt("someone@example.test")
+            assert smtp.data(b"Subject: later\r\n\r\nx\r\n")[0] == 451
+    with contextlib.closing(sqlite3.connect(db)) as other:
+        tables = {row[0] for row in other.execute("SELECT name FROM sqlite_master")}
+    assert "messages" not in tables  # nothing was written after the failure

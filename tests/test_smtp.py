@@ -463,6 +463,31 @@ def test_stop_tells_open_sessions_and_closes_them(
             assert replies.read() == b"421 4.3.2 catcher Shutting down, try again later\r\n"
 
 
+def test_a_stop_waits_for_a_message_being_received_not_for_its_connection(
+    make_catcher: Callable[..., Catcher],
+) -> None:
+    catcher = make_catcher()
+    with socket.create_connection(catcher.smtp_address, timeout=10) as sock:
+        with sock.makefile("rb") as replies:
+            assert replies.readline().startswith(b"220")
+            sock.sendall(b"HELO c.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n")
+            for expected in (b"250", b"250", b"250", b"354"):
+                assert replies.readline().startswith(expected)
+            sock.sendall(b"Subject: in flight\r\n\r\nhalf")
+            assert catcher.close() == 1  # one message being received: it may finish
+            sock.sendall(b" and the rest\r\n.\r\n")
+            assert replies.readline().startswith(b"250 2.0.0 OK queued as")
+            # The client keeps its connection open; the stop does not wait for it to go.
+            stopping = threading.Thread(target=catcher.stop, kwargs={"grace": 30})
+            stopping.start()
+            assert replies.readline() == b"421 4.3.2 catcher Shutting down, try again later\r\n"
+            stopping.join(timeout=20)
+            assert not stopping.is_alive()
+    assert [m.raw for m in catcher.store.query().messages] == [
+        b"Subject: in flight\r\n\r\nhalf and the rest\r\n"
+    ]
+
+
 def test_help_lists_every_command_data_included(catcher: Catcher) -> None:
     with smtp_client(catcher) as client:
         code, text = client.docmd("HELP")

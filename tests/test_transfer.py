@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from catcher.cli import main
 from catcher.mbox import entry, find_mail, read_mbox
+from catcher.message import Envelope
 from catcher.server import Catcher
 
 from .conftest import Http, corpus_files, smtp_client
@@ -61,6 +62,9 @@ def test_mboxrd_quotes_from_lines_and_reads_them_back_exactly(tmp_path: Path) ->
         "blank last line",
     ]
     assert entry(b"x: y\r\n\r\nz\r\n", "two words", WHEN).startswith(b"From MAILER-DAEMON ")
+    # Written by another tool with CRLF line ends, and a last entry with no empty line.
+    crlf = b"From a@b x\r\nSubject: c\r\n\r\nbody\r\n\r\nFrom a@b y\r\nSubject: d\r\n\r\nend\r\n"
+    assert list(read_mbox(crlf)) == [b"Subject: c\r\n\r\nbody\r\n", b"Subject: d\r\n\r\nend\r\n"]
 
 
 def test_files_and_folders_are_found(tmp_path: Path) -> None:
@@ -107,7 +111,7 @@ def test_post_stores_a_raw_message_routed_like_smtp_mail(catcher: Catcher, http:
     assert again.envelope.mail_from == "x@example.com"
 
 
-def test_post_says_what_was_wrong(make_catcher: object) -> None:
+def test_post_says_what_was_wrong(make_catcher: object, catcher: Catcher) -> None:
     small = make_catcher(max_message_size=1024)  # type: ignore[operator]
     http = Http(small.url)
     status, body = http.json("POST", "/api/messages", {"not": "a message"})
@@ -131,6 +135,14 @@ def test_post_says_what_was_wrong(make_catcher: object) -> None:
     )
     assert status == 400 and b"not one address" in body_bytes
     assert small.store.query().total == 0
+    # A From built to exhaust a parser: stored, with the headers' envelope left empty.
+    hostile = b"From: " + b"(" * 5000 + b"\r\nTo: " + b"a@example.com, " * 20 + b"\r\n\r\nx\r\n"
+    status, _, body_bytes = Http(catcher.url).request(
+        "POST", "/api/messages", hostile, {"Content-Type": "message/rfc822"}
+    )
+    assert status == 201, body_bytes
+    stored = catcher.store.get(json.loads(body_bytes)["id"])
+    assert stored is not None and stored.envelope == Envelope("", ("a@example.com",))
 
 
 def test_export_is_an_mbox_of_the_matching_messages(catcher: Catcher, http: Http) -> None:
@@ -205,6 +217,9 @@ def test_export_filters_and_import_counts_refusals(catcher: Catcher, tmp_path: P
     assert [m.envelope.rcpt_tos for m in catcher.store.query().messages] == [("ada@example.com",)]
     done = runner.invoke(main, ["import", str(tmp_path / "missing.mbox")])
     assert done.exit_code == 1 and "no such file or folder" in done.output
+    (tmp_path / "notes.txt").write_text("not mail\n")
+    done = runner.invoke(main, ["import", str(tmp_path / "notes.txt")])
+    assert done.exit_code == 1 and "no messages in" in done.output
     done = runner.invoke(main, ["export", "--url", "http://127.0.0.1:9", "-o", str(out)])
     assert done.exit_code == 1 and "http://127.0.0.1:9/api/messages/export" in done.output
 
