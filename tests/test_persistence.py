@@ -81,9 +81,19 @@ def test_corpus_comes_back_after_a_restart(tmp_path: Path) -> None:
             assert http.json("PATCH", f"/api/messages/{message_id}", {"read": True})[0] == 200
         assert http.json("DELETE", f"/api/messages/{ids[7]}")[0] == 200
         before, boxes = everything(http), mailboxes(http)
+        facts = {
+            m.id: (m.received_at, m.envelope, m.delivery)
+            for m in catcher.store.query(limit=1000).messages
+        }
     with started(db, max_messages=0) as catcher:
         http = Http(catcher.url)
         assert everything(http) == before
+        # Envelope, SMTP facts and arrival time come back too.
+        again = {
+            m.id: (m.received_at, m.envelope, m.delivery)
+            for m in catcher.store.query(limit=1000).messages
+        }
+        assert again == facts
         assert mailboxes(http) == boxes
         assert len(before) == len(files) - 1
         assert sum(read for _, read, _ in before.values()) == len(ids[::5])
