@@ -24,10 +24,12 @@ from bench import servers
 from bench.http import Client
 from bench.mail import Corpus
 from catcher.database import Database
-from catcher.message import Delivery, Envelope, Message
+from catcher.message import Delivery, Envelope, Message, index
 
 
-def write(path: Path, count: int) -> None:
+def write(path: Path, count: int, *, indexed: bool = True) -> None:
+    """N messages as a catcher leaves them: each with its index entry once indexed (the
+    background indexer's records), unless ``indexed`` is False."""
     corpus = Corpus("2k")
     database = Database(path)
     database.start()
@@ -38,6 +40,8 @@ def write(path: Path, count: int) -> None:
             i, raw, now, Envelope(sender, (rcpt,)), Delivery("127.0.0.1", "bench", False, None)
         )
         database.record(("add", message, ("default",)))
+        if indexed:
+            database.record(("indexed", i, *index(raw, message.envelope)))
         if i % 10_000 == 0:
             database.wait()
     database.close()
@@ -82,11 +86,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--without-index",
+        action="store_true",
+        help="write no index entries (a file from before they were kept): all rebuilt at start",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="catcher-bench-reopen-") as directory:
         path = Path(directory) / "mail.db"
         began = time.monotonic()
-        write(path, args.messages)
+        write(path, args.messages, indexed=not args.without_index)
         size = os.path.getsize(path)
         print(
             f"wrote {args.messages} messages, {size / 2**20:.0f} MB, "

@@ -21,9 +21,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from catcher.index_worker import flatten, unflatten
 from catcher.mailboxes import Box, Origin
-from catcher.message import Delivery, Envelope, Message
+from catcher.message import Delivery, Envelope, Message, SearchText, Summary
 
 __all__ = ["SCHEMA", "Change", "Database", "DatabaseError", "Saved"]
 
@@ -45,7 +47,8 @@ CREATE TABLE messages (
     smtp TEXT NOT NULL,
     mailboxes TEXT NOT NULL,
     read INTEGER NOT NULL DEFAULT 0,
-    raw BLOB NOT NULL
+    raw BLOB NOT NULL,
+    indexed TEXT
 );
 INSERT INTO meta VALUES ('last_id', 0);
 """
@@ -53,6 +56,8 @@ INSERT INTO meta VALUES ('last_id', 0);
 # What the store records, in order (see MessageStore._log):
 #   ("add", Message, mailbox names)   ("read", ids, flag)   ("delete", ids)
 #   ("file", id, mailbox names now)   ("box", Box)          ("unbox", name)   ("clear",)
+#   ("indexed", id, Summary, SearchText): what lists show and searches match, kept so that
+#   a restart need not build it again (plain JSON, never pickle: the file is not trusted)
 Change = tuple[object, ...]
 
 
@@ -66,7 +71,8 @@ class Saved:
     (each with its read flag and mailboxes), and the highest id ever given."""
 
     boxes: tuple[Box, ...]
-    messages: list[tuple[Message, bool, tuple[str, ...]]]
+    # each with its read flag, its mailboxes and its index entry when one was kept
+    messages: list[tuple[Message, bool, tuple[str, ...], tuple[Summary, SearchText] | None]]
     last_id: int
 
 
@@ -106,9 +112,15 @@ class Database:
                 for (definition,) in conn.execute("SELECT definition FROM mailboxes ORDER BY rowid")
             )
             messages = [
-                (_message(row[0], row[1], row[2], row[5]), bool(row[4]), tuple(row[3].split()))
+                (
+                    _message(row[0], row[1], row[2], row[5]),
+                    bool(row[4]),
+                    tuple(row[3].split()),
+                    _index_entry(row[6]),
+                )
                 for row in conn.execute(
-                    "SELECT id, received_at, smtp, mailboxes, read, raw FROM messages ORDER BY id"
+                    "SELECT id, received_at, smtp, mailboxes, read, raw, indexed"
+                    " FROM messages ORDER BY id"
                 )
             ]
             (last_id,) = conn.execute("SELECT value FROM meta WHERE key = 'last_id'").fetchone()
@@ -211,7 +223,7 @@ class Database:
                 message, names = change[1], change[2]
                 assert isinstance(message, Message) and isinstance(names, tuple)
                 conn.execute(
-                    "INSERT OR REPLACE INTO messages VALUES (?, ?, ?, ?, 0, ?)",
+                    "INSERT OR REPLACE INTO messages VALUES (?, ?, ?, ?, 0, ?, NULL)",
                     (
                         message.id,
                         message.received_at.isoformat(),
@@ -248,9 +260,32 @@ class Database:
                 conn.execute("DELETE FROM mailboxes WHERE name = ?", (change[1],))
             elif kind == "clear":
                 conn.execute("DELETE FROM messages")
+            elif kind == "indexed":
+                summary, search = change[2], change[3]
+                assert isinstance(summary, Summary) and isinstance(search, SearchText)
+                conn.execute(
+                    "UPDATE messages SET indexed = ? WHERE id = ?",
+                    (json.dumps(flatten(summary, search)), change[1]),
+                )
         if last_id:
             conn.execute("UPDATE meta SET value = max(value, ?) WHERE key = 'last_id'", (last_id,))
         conn.execute("COMMIT")
+
+
+def _index_entry(text: str | None) -> tuple[Summary, SearchText] | None:
+    """A message's kept summary and search text; None (built again) when absent or not
+    readable."""
+    if not text:
+        return None
+    try:
+        return unflatten(_tuples(json.loads(text)))
+    except (ValueError, TypeError):
+        return None
+
+
+def _tuples(value: Any) -> Any:
+    """JSON's lists as the tuples the index's records are made of."""
+    return tuple(_tuples(item) for item in value) if isinstance(value, list) else value
 
 
 def _settle(future: asyncio.Future[None], failed: str | None) -> None:

@@ -162,16 +162,22 @@ class MessageStore(Finding):
             for box in saved.boxes:
                 boxes.restore(box)
             last = saved.last_id
-            for message, read, names in saved.messages:
+            for message, read, names, kept in saved.messages:
                 message_id = message.id
                 self._messages[message_id] = message
                 self._order.append(message_id)
-                self._searches.append(None)
                 routes: list[tuple[str, Origin]] = [(n, "default") for n in names or ("default",)]
                 boxes.file(message_id, message.size, routes)
                 self._index.pend(message_id)
                 self._bytes += message.size
-                self._held += message.size + PER_MESSAGE + _index_estimate(message.raw)
+                if kept is not None:  # indexed before the restart: ready at once
+                    entry = Entry.of(*kept)
+                    self._index.keep(message_id, entry)
+                    self._searches.append(entry.search)
+                    self._held += message.size + PER_MESSAGE + entry.size
+                else:
+                    self._searches.append(None)
+                    self._held += message.size + PER_MESSAGE + _index_estimate(message.raw)
                 if read:
                     self._read.add(message_id)
                     boxes.mark(message_id, True)
@@ -522,6 +528,8 @@ class MessageStore(Finding):
             self._searches[bisect_left(self._order, message.id)] = built.search
             # Reading never evicts: the estimate made on arrival gives way to the size.
             self._held += built.size - _index_estimate(message.raw)
+            # Kept in the file too (never waited for): a restart need not build it again.
+            self._log(("indexed", message.id, built.summary, built.search))
 
     def _ids(self, mailbox: str | None) -> list[int]:
         """The ordered ids of a mailbox (of All mail for None); empty for no such mailbox."""

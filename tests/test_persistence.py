@@ -17,6 +17,7 @@ import pytest
 
 from catcher.database import APPLICATION_ID, SCHEMA
 from catcher.server import Catcher
+from catcher.store import Filter
 
 from .conftest import TEST_SETTINGS, Http, corpus_files
 from .test_cli import Running, run
@@ -85,7 +86,16 @@ def test_corpus_comes_back_after_a_restart(tmp_path: Path) -> None:
             m.id: (m.received_at, m.envelope, m.delivery)
             for m in catcher.store.query(limit=1000).messages
         }
+        catcher.store.query(Filter(text="zzz-no-such-word"))  # every message indexed
+        summaries = {
+            m.id: catcher.store.summary(m) for m in catcher.store.query(limit=1000).messages
+        }
     with started(db, max_messages=0) as catcher:
+        # The index came back with the mail: nothing is left to build.
+        assert catcher.store.unindexed == 0
+        assert {
+            m.id: catcher.store.summary(m) for m in catcher.store.query(limit=1000).messages
+        } == summaries
         http = Http(catcher.url)
         assert everything(http) == before
         # Envelope, SMTP facts and arrival time come back too.
