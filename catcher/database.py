@@ -103,14 +103,20 @@ class Database:
 
     # -- start and stop --------------------------------------------------------------
 
-    def load(self) -> Saved:
-        """Everything the file holds, read once at start."""
+    def load(self, max_messages: int = 0, max_bytes: int = 0) -> Saved:
+        """What the file holds, read once at start: the newest messages within the caps
+        (0: none), so that a file larger than the caps is never read whole; the older
+        ones are deleted from it, as the caps would evict them."""
         conn = self._conn
         try:
             boxes = tuple(
                 _box(json.loads(definition))
                 for (definition,) in conn.execute("SELECT definition FROM mailboxes ORDER BY rowid")
             )
+            oldest_kept = self._oldest_within(max_messages, max_bytes)
+            if oldest_kept is not None:
+                with conn:
+                    conn.execute("DELETE FROM messages WHERE id < ?", (oldest_kept,))
             messages = [
                 (
                     _message(row[0], row[1], row[2], row[5]),
@@ -127,6 +133,25 @@ class Database:
         except (sqlite3.DatabaseError, ValueError, TypeError, KeyError, IndexError) as exc:
             raise DatabaseError(f"--db: {self.path} is damaged ({exc})") from None
         return Saved(boxes, messages, int(last_id))
+
+    def _oldest_within(self, max_messages: int, max_bytes: int) -> int | None:
+        """The id of the oldest message the caps leave (newest first, sizes summed), or
+        None when every message fits."""
+        if not max_messages and not max_bytes:
+            return None
+        count = total = 0
+        kept: int | None = None
+        message_id: int
+        size: int
+        for message_id, size in self._conn.execute(
+            "SELECT id, length(raw) FROM messages ORDER BY id DESC"
+        ):
+            count += 1
+            total += size
+            if (max_messages and count > max_messages) or (max_bytes and total > max_bytes):
+                return kept if kept is not None else message_id  # the newest stays, as in the store
+            kept = message_id
+        return None
 
     def start(self) -> None:
         """Start the writer thread."""

@@ -56,7 +56,7 @@ class Catcher:
         if settings.db is not None:
             self._database = Database(settings.db)
             try:
-                saved = self._database.load()
+                saved = self._database.load(settings.max_messages, settings.max_bytes)
                 self._database.start()
                 self.store.restore(saved, self._database)
             except BaseException:
