@@ -15,6 +15,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from base64 import b64encode
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ __all__ = [
     "filter_query",
     "found_in",
     "progress_wanted",
+    "with_login",
 ]
 
 PAGE = 1000
@@ -53,9 +55,18 @@ def filter_query(**filters: Any) -> dict[str, str]:
     return {names[k]: str(v) for k, v in filters.items() if v is not None}
 
 
+def with_login(request: urllib.request.Request) -> urllib.request.Request:
+    """The request with ``CATCHER_HTTP_AUTH``'s login, when that is set (``--http-auth``)."""
+    login = os.environ.get("CATCHER_HTTP_AUTH", "")
+    if ":" in login:
+        request.add_header("Authorization", "Basic " + b64encode(login.encode()).decode())
+    return request
+
+
 def _open(url: str, *, data: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
-    request = urllib.request.Request(
-        url, data=data, headers=headers or {}, method="POST" if data is not None else "GET"
+    method = "POST" if data is not None else "GET"
+    request = with_login(
+        urllib.request.Request(url, data=data, headers=headers or {}, method=method)
     )
     try:
         return urllib.request.urlopen(request, timeout=TIMEOUT)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import mailbox as stdlib_mailbox
 import re
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -220,8 +221,11 @@ def test_export_filters_and_import_counts_refusals(catcher: Catcher, tmp_path: P
     (tmp_path / "notes.txt").write_text("not mail\n")
     done = runner.invoke(main, ["import", str(tmp_path / "notes.txt")])
     assert done.exit_code == 1 and "no messages in" in done.output
-    done = runner.invoke(main, ["export", "--url", "http://127.0.0.1:9", "-o", str(out)])
-    assert done.exit_code == 1 and "http://127.0.0.1:9/api/messages/export" in done.output
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        nobody = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        done = runner.invoke(main, ["export", "--url", nobody, "-o", str(out)])
+    assert done.exit_code == 1 and f"{nobody}/api/messages/export" in done.output
 
 
 @pytest.mark.browser
