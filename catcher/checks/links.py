@@ -7,7 +7,7 @@ import re
 import socket
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["PLACEHOLDER", "problems"]
+__all__ = ["PLACEHOLDER", "problems", "text_urls"]
 
 # Template syntax left in mail: {{ name }}, {% tag %}, ${name}, *|MERGE|*, [[name]].
 PLACEHOLDER = re.compile(
@@ -31,6 +31,14 @@ _LOCAL_SUFFIXES = (
     ".invalid",
     ".example",
 )
+
+
+_TEXT_URL = re.compile(r"https?://[^\s<>\"]{1,2048}", re.IGNORECASE)
+
+
+def text_urls(text: str) -> list[str]:
+    """The web URLs in plain text, in order, without the punctuation that ends a sentence."""
+    return [m.group().rstrip(".,;:!?'\")") for m in _TEXT_URL.finditer(text)]
 
 
 def problems(url: str, kind: str) -> list[tuple[str, str]]:

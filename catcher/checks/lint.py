@@ -423,8 +423,7 @@ def _compare_text(found: _Findings, text: str, doc: Document, visible: str) -> N
         if link.url.strip().lower().startswith(("http://", "https://"))
     }
     in_text: set[str] = set()
-    for match in _TEXT_URL.finditer(text[:400_000]):
-        url = match.group().rstrip(".,;:!?'\")")
+    for url in links.text_urls(text[:400_000]):
         in_text.update((url, unquote(url)))
     missing = [url for url in web if url not in in_text and unquote(url) not in in_text]
     if web and missing and len(missing) * 2 > len(web):
@@ -459,7 +458,6 @@ def _cids(found: _Findings, parsed: Parsed, doc: Document) -> None:
 _URI_LIST = re.compile(r"\s*<([^<>]*)>\s*(?:,\s*|$)")
 _COMMENT = re.compile(r"\([^()]{0,200}\)")
 _CID = re.compile(r"""cid:([^"'\s)>,]{1,400})""", re.IGNORECASE)
-_TEXT_URL = re.compile(r"https?://[^\s<>\"]{1,2048}", re.IGNORECASE)
 MAX_UNSUBSCRIBE = 8 * 1024
 
 

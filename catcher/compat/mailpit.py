@@ -35,8 +35,7 @@ from catcher.api import (
     store,
 )
 from catcher.check_api import report_json
-from catcher.checks import caniemail
-from catcher.compat import sending
+from catcher.compat import mailpit_checks, sending
 from catcher.faults import FaultError
 from catcher.filters import Filter, Term, hidden_recipients
 from catcher.message import Delivery, Message, Summary
@@ -57,12 +56,6 @@ CHAOS = "chaos"
 CHAOS_STAGES = {"Sender": "mail", "Recipient": "rcpt", "Authentication": "auth"}
 # An address a send request may name: no spaces, brackets, commas or line breaks.
 _EMAIL = re.compile(r"[^\s<>,;\"]{1,254}@[^\s<>,;\"@]{1,254}|[^\s<>,;\"@]{1,64}")
-
-
-# Mailpit's link check: web URLs only, at most this many.
-LINKS_CHECKED = 100
-_WEB = re.compile(r"https?://", re.IGNORECASE)
-_WEB_IN_TEXT = re.compile(r"https?://[^\s<>\"]{1,2048}", re.IGNORECASE)
 
 
 # -- reading requests ---------------------------------------------------------------------
@@ -414,112 +407,21 @@ def thumbnail(ident: str, part_id: str) -> ResponseReturnValue:
 
 @bp.get("/api/v1/message/<ident>/html-check")
 def html_check(ident: str) -> ResponseReturnValue:
-    """Client support of the HTML (caniemail's data), in Mailpit's shape and with its
-    arithmetic: the features found as ``Warnings`` (an unknown support counts as partial,
-    as in Mailpit), each client at the latest version tested, and ``Total`` as 100 less
-    the largest partial and unsupported shares weighted by how often each feature is
-    found against the HTML's nodes. 400 without an HTML body."""
-    message = _find(ident)
-    report = json.loads(report_json(message))
+    """Client support of the HTML (caniemail's data) in Mailpit's shape and arithmetic
+    (``compat.mailpit_checks``); 400 without an HTML body."""
+    report = json.loads(report_json(_find(ident)))
     if not report["html"]["present"]:
         raise BadRequest("message does not contain HTML")
-    known = caniemail.data()
-    nodes = max(1, report["html"]["nodes"])
-    warnings = []
-    partial = unsupported = 0.0
-    for feature in report["compatibility"]["features"]:
-        counts = feature["clients"]
-        tested = sum(counts.values()) or 1
-        score = {
-            "Found": feature["count"],
-            "Supported": 100 * counts["yes"] / tested,
-            "Partial": 100 * (counts["partial"] + counts["unknown"]) / tested,
-            "Unsupported": 100 * counts["no"] / tested,
-        }
-        partial = max(partial, score["Partial"] * feature["count"] / nodes)
-        unsupported = max(unsupported, score["Unsupported"] * feature["count"] / nodes)
-        entry = known.features[feature["slug"]]
-        warnings.append(
-            {
-                "Slug": feature["slug"],
-                "Title": feature["title"],
-                "Description": feature["description"],
-                "URL": feature["url"],
-                "Category": feature["category"],
-                "Tags": entry.get("tags") or [],
-                "Keywords": entry.get("keywords") or "",
-                "Results": [_check_result(known, entry, result) for result in feature["results"]],
-                "NotesByNumber": entry.get("notes_by_num") or {},
-                "Score": score,
-            }
-        )
-    warnings.sort(
-        key=lambda w: -(w["Score"]["Unsupported"] + w["Score"]["Partial"]) * w["Score"]["Found"]
-    )
-    platforms: dict[str, list[str]] = {}
-    for entry in known.features.values():
-        for family, by_platform in entry["stats"].items():
-            for platform in by_platform:
-                names = platforms.setdefault(platform, [])
-                name = known.families.get(family, family)
-                if name not in names:
-                    names.append(name)
-    return json_response(
-        {
-            "Warnings": warnings,
-            "Platforms": {platform: sorted(names) for platform, names in platforms.items()},
-            "Total": {
-                "Tests": len(known.features),
-                "Nodes": report["html"]["nodes"],
-                "Supported": 100 - partial - unsupported,
-                "Partial": partial,
-                "Unsupported": unsupported,
-            },
-        }
-    )
-
-
-def _check_result(
-    known: caniemail.Data, feature: dict[str, Any], result: dict[str, Any]
-) -> dict[str, str]:
-    family, platform, version = result["family"], result["platform"], result["version"]
-    _, notes = caniemail.support_of(str(feature["stats"][family][platform][version]))
-    return {
-        "Name": f"{known.families.get(family, family)} {known.platforms.get(platform, platform)} "
-        f"({version})",
-        "Platform": platform,
-        "Family": family,
-        "Version": version,
-        "Support": {"yes": "yes", "no": "no"}.get(result["support"], "partial"),
-        "NoteNumber": notes[0] if notes else "",
-    }
+    return json_response(mailpit_checks.html_check(report))
 
 
 @bp.get("/api/v1/message/<ident>/link-check")
 def link_check(ident: str) -> ResponseReturnValue:
-    """The links Mailpit checks (http and https URLs of links, stylesheets and images,
-    and of the text part; at most 100), judged by their text, never fetched:
-    ``StatusCode`` is 0, ``Status`` says what is wrong or that the link was not fetched,
-    and ``Errors`` counts the links with a problem. ``follow`` is accepted and ignored."""
+    """The links Mailpit checks, judged by their text, never fetched
+    (``compat.mailpit_checks``); ``follow`` is accepted and ignored."""
     message = _find(ident)
     report = json.loads(report_json(message))
-    problems: dict[str, str] = {}
-    for link in report["links"]:
-        if link["kind"] in ("link", "image", "stylesheet") and _WEB.match(link["url"]):
-            problems.setdefault(link["url"], "; ".join(p["message"] for p in link["problems"]))
-    for url in _WEB_IN_TEXT.findall(store().parsed(message).text or ""):
-        problems.setdefault(url.rstrip(".,;:!?'\")"), "")
-    checked = list(problems.items())[:LINKS_CHECKED]
-    links = [
-        {
-            "URL": url,
-            "StatusCode": 0,
-            "Status": problem or "not fetched: catcher never opens outbound connections",
-        }
-        for url, problem in checked
-    ]
-    errors = sum(1 for _, problem in checked if problem)
-    return json_response({"Errors": errors, "Links": links})
+    return json_response(mailpit_checks.link_check(report, store().parsed(message).text or ""))
 
 
 @bp.post("/api/v1/message/<ident>/release")
