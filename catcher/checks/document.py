@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import tinycss2
 import tinycss2.color4
 from tinycss2 import ast
 
+from catcher.checks import css
 from catcher.parsing import Tag, tags
 
 __all__ = ["Colour", "Document", "Image", "Link", "Use", "read_document"]
@@ -26,8 +26,6 @@ __all__ = ["Colour", "Document", "Image", "Link", "Use", "read_document"]
 LINES_KEPT = 20
 # Elements nested deeper than this are not followed for inherited colours.
 MAX_DEPTH = 256
-# A CSS value is read this deep into nested functions and blocks.
-MAX_VALUE_DEPTH = 32
 # An end tag closes the nearest open element of its name this many levels up, at most
 # (a stray end tag costs no more than that).
 END_TAG_REACH = 32
@@ -278,9 +276,9 @@ class _Reader:
                 height=attrs.get("height") or ("css" if inline.height else None),
             )
         if name == "font" and attrs.get("color"):
-            inline.colour = _colour(attrs["color"]) or inline.colour
+            inline.colour = css.colour(attrs["color"]) or inline.colour
         if attrs.get("bgcolor"):
-            inline.background = _colour(attrs["bgcolor"]) or inline.background
+            inline.background = css.colour(attrs["bgcolor"]) or inline.background
         if "hidden" in attrs or attrs.get("aria-hidden", "").lower() == "true":
             inline.hidden = True
         if attrs.get("background", "").strip():
@@ -343,11 +341,11 @@ class _Reader:
 
     # -- CSS ----------------------------------------------------------------------------
 
-    def stylesheet(self, css: str, first_line: int) -> None:
+    def stylesheet(self, text: str, first_line: int) -> None:
         # CSS counts CR and FF as line ends, HTML lines here count LF only.
-        css = css.replace("\r\n", "\n").replace("\r", " ").replace("\f", " ")
-        rules = _tokenized(
-            lambda: tinycss2.parse_stylesheet(css, skip_comments=False, skip_whitespace=True)
+        text = text.replace("\r\n", "\n").replace("\r", " ").replace("\f", " ")
+        rules = css.tokenized(
+            lambda: tinycss2.parse_stylesheet(text, skip_comments=False, skip_whitespace=True)
         )
         self.rules(rules, first_line, 0)
 
@@ -365,7 +363,8 @@ class _Reader:
             elif isinstance(rule, ast.QualifiedRule):
                 if nested:
                     doc.use("css-nesting", line)
-                self.selectors(rule.prelude, line)
+                for feature in css.selector_features(rule.prelude):
+                    doc.use(feature, line)
                 self.block(rule.content, first, depth)
 
     def at_rule(self, rule: ast.AtRule, line: int, first: int, depth: int) -> None:
@@ -373,7 +372,7 @@ class _Reader:
         keyword = rule.lower_at_keyword
         if keyword == "media":
             doc.use("css-at-media", line)
-            for feature in _media_features(rule.prelude):
+            for feature in css.media_features(rule.prelude):
                 doc.use(feature, line)
                 if feature == "css-at-media-prefers-color-scheme":
                     doc.dark_styles = True
@@ -393,7 +392,7 @@ class _Reader:
             return
         else:
             return
-        if rule.content is not None and depth < MAX_VALUE_DEPTH:
+        if rule.content is not None and depth < css.MAX_VALUE_DEPTH:
             inner = tinycss2.parse_rule_list(
                 rule.content, skip_comments=False, skip_whitespace=True
             )
@@ -409,13 +408,13 @@ class _Reader:
                 self.declaration(item, first + item.source_line - 1)
             elif (
                 isinstance(item, (ast.QualifiedRule, ast.AtRule, ast.Comment))
-                and depth < MAX_VALUE_DEPTH
+                and depth < css.MAX_VALUE_DEPTH
             ):
                 self.rules([item], first, depth + 1, nested=True)
 
     def inline_style(self, style: str, line: int) -> _Inline:
         found = _Inline()
-        items = _tokenized(
+        items = css.tokenized(
             lambda: tinycss2.parse_blocks_contents(style, skip_comments=False, skip_whitespace=True)
         )
         for item in items:
@@ -425,18 +424,18 @@ class _Reader:
                 continue
             self.declaration(item, line, inline=True)
             name = item.lower_name
-            first = _first(item.value)
+            first = css.first(item.value)
             word = first.lower_value if isinstance(first, ast.IdentToken) else ""
             if name in ("background", "background-image") and any(
                 isinstance(t, (ast.URLToken, ast.FunctionBlock)) for t in item.value
             ):
                 found.image = True  # url(), or a gradient
             if name == "color":
-                found.colour = _colour_tokens(item.value) or found.colour
+                found.colour = css.colour_tokens(item.value) or found.colour
             elif name in ("background-color", "background"):
-                found.background = _first_colour(item.value) or found.background
+                found.background = css.first_colour(item.value) or found.background
             elif name == "font-size":
-                found.size = _pixels(item.value) or found.size
+                found.size = css.pixels(item.value) or found.size
                 if found.size is not None and found.size <= 1:
                     found.hidden = True
             elif name == "font-weight":
@@ -473,10 +472,10 @@ class _Reader:
         if item.important:
             doc.use("css-important", line)
         value = item.value
-        first = _first(value)
+        first = css.first(value)
         if isinstance(first, ast.IdentToken):
             doc.use(f"value:{name}:{first.lower_value}", line)
-        for token in _walk(value, 0):
+        for token in css.walk(value, 0):
             if isinstance(token, ast.FunctionBlock):
                 doc.use(f"function:{token.lower_name}", line)
             elif isinstance(token, ast.DimensionToken):
@@ -489,7 +488,7 @@ class _Reader:
                 doc.images.append(Image(token.value, line, "background"))
         if name.startswith("background"):
             # url("...") is a function, not a URL token, when the URL is quoted.
-            for token in _walk(value, 0):
+            for token in css.walk(value, 0):
                 if isinstance(token, ast.FunctionBlock) and token.lower_name == "url":
                     text = next(
                         (t.value for t in token.arguments if isinstance(t, ast.StringToken)), ""
@@ -497,184 +496,9 @@ class _Reader:
                     if text:
                         doc.images.append(Image(text, line, "background"))
 
-    def selectors(self, prelude: list[ast.Node], line: int) -> None:
-        doc = self.doc
-        simple = 0  # simple selectors in the current compound (type, class, id, attribute)
-        after_space = False
-        previous: ast.Node | None = None
-        tokens = list(prelude)
-        index = 0
-        while index < len(tokens):
-            token = tokens[index]
-            index += 1
-            if isinstance(token, ast.WhitespaceToken):
-                after_space = previous is not None
-                continue
-            if isinstance(token, ast.Comment):
-                continue
-            literal = token.value if isinstance(token, ast.LiteralToken) else None
-            if literal in (",", ">", "+", "~"):
-                doc.use(
-                    {
-                        ",": "css-selector-grouping",
-                        ">": "css-selector-child",
-                        "+": "css-selector-adjacent-sibling",
-                        "~": "css-selector-general-sibling",
-                    }[literal],
-                    line,
-                )
-                if simple > 1:
-                    doc.use("css-selector-chaining", line)
-                simple, after_space, previous = 0, False, None
-                continue
-            if after_space:
-                doc.use("css-selector-descendant", line)
-                if simple > 1:
-                    doc.use("css-selector-chaining", line)
-                simple = 0
-            after_space = False
-            previous = token
-            if isinstance(token, ast.HashToken):
-                doc.use("css-selector-id", line)
-                simple += 1
-            elif (
-                literal == "." and index < len(tokens) and isinstance(tokens[index], ast.IdentToken)
-            ):
-                doc.use("css-selector-class", line)
-                simple += 1
-                index += 1
-            elif literal == "*":
-                doc.use("css-selector-universal", line)
-            elif literal == "&":
-                doc.use("css-nesting", line)
-            elif isinstance(token, ast.SquareBracketsBlock):
-                doc.use("css-selector-attribute", line)
-                simple += 1
-            elif isinstance(token, ast.IdentToken):
-                doc.use("css-selector-type", line)
-                simple += 1
-            elif literal == ":":
-                element = (
-                    index < len(tokens)
-                    and isinstance(tokens[index], ast.LiteralToken)
-                    and tokens[index].value == ":"
-                )
-                if element:
-                    index += 1
-                following = tokens[index] if index < len(tokens) else None
-                index += 1
-                if isinstance(following, ast.IdentToken):
-                    pseudo = following.lower_value
-                elif isinstance(following, ast.FunctionBlock):
-                    pseudo = following.lower_name
-                else:
-                    continue
-                if element or pseudo in ("before", "after", "first-line", "first-letter"):
-                    doc.use(f"pseudo-element:{pseudo}", line)
-                else:
-                    doc.use(f"pseudo-class:{pseudo}", line)
-        if simple > 1:
-            doc.use("css-selector-chaining", line)
-
-
-def _tokenized(parse: Callable[[], list[Any]]) -> list[Any]:
-    """What tinycss2 makes of a text, or nothing when it cannot (a number of more digits
-    than Python turns into an int raises ValueError)."""
-    try:
-        return parse()
-    except (ValueError, RecursionError):
-        return []
-
-
-def _first(tokens: list[ast.Node]) -> ast.Node | None:
-    """The first token of a value that is not white space or a comment."""
-    return next((t for t in tokens if not isinstance(t, (ast.WhitespaceToken, ast.Comment))), None)
-
 
 def _count(table: dict[str, Use], key: str, line: int) -> None:
     found = table.get(key)
     if found is None:
         found = table[key] = Use()
     found.add(line)
-
-
-def _walk(tokens: Iterable[ast.Node], depth: int) -> Iterator[ast.Node]:
-    for token in tokens:
-        yield token
-        if depth >= MAX_VALUE_DEPTH:
-            continue
-        if isinstance(token, ast.FunctionBlock):
-            yield from _walk(token.arguments, depth + 1)
-        elif isinstance(
-            token, (ast.ParenthesesBlock, ast.SquareBracketsBlock, ast.CurlyBracketsBlock)
-        ):
-            yield from _walk(token.content, depth + 1)
-
-
-_MEDIA_FEATURES = {
-    "prefers-color-scheme": "css-at-media-prefers-color-scheme",
-    "prefers-reduced-motion": "css-at-media-prefers-reduced-motion",
-    "orientation": "css-at-media-orientation",
-    "hover": "css-at-media-hover",
-    "any-hover": "css-at-media-hover",
-    "-webkit-device-pixel-ratio": "css-at-media-device-pixel-ratio",
-    "-webkit-min-device-pixel-ratio": "css-at-media-device-pixel-ratio",
-    "-webkit-max-device-pixel-ratio": "css-at-media-device-pixel-ratio",
-}
-
-
-def _media_features(prelude: list[ast.Node]) -> set[str]:
-    found = set()
-    for token in _walk(prelude, 0):
-        if isinstance(token, ast.IdentToken) and token.lower_value in _MEDIA_FEATURES:
-            found.add(_MEDIA_FEATURES[token.lower_value])
-    return found
-
-
-def _colour(text: str) -> tuple[float, float, float] | None:
-    text = text.strip()
-    if re.fullmatch(r"[0-9a-fA-F]{6}|[0-9a-fA-F]{3}", text):
-        text = "#" + text  # bgcolor="ffffff", as old HTML writes it
-    return _colour_tokens(_tokenized(lambda: tinycss2.parse_component_value_list(text[:200])))
-
-
-def _colour_tokens(tokens: list[ast.Node]) -> tuple[float, float, float] | None:
-    """The colour of a value that is one colour (``red``, ``#fff``, ``rgb(...)``)."""
-    meaningful = [t for t in tokens if not isinstance(t, (ast.WhitespaceToken, ast.Comment))]
-    if len(meaningful) != 1:
-        return None
-    try:
-        parsed = tinycss2.color4.parse_color(meaningful[0])
-    except Exception:  # tinycss2 raises on some malformed colour functions
-        return None
-    if not isinstance(parsed, tinycss2.color4.Color) or parsed.alpha < 1:
-        return None
-    try:
-        red, green, blue = parsed.to("srgb").coordinates
-    except Exception:  # a colour space tinycss2 cannot convert
-        return None
-    return (_clamp(red), _clamp(green), _clamp(blue))
-
-
-def _first_colour(tokens: list[ast.Node]) -> tuple[float, float, float] | None:
-    for token in tokens:
-        if isinstance(token, (ast.WhitespaceToken, ast.Comment)):
-            continue
-        found = _colour_tokens([token])
-        if found is not None:
-            return found
-    return None
-
-
-def _clamp(value: float | None) -> float:
-    return 0.0 if value is None else min(1.0, max(0.0, float(value)))
-
-
-def _pixels(tokens: list[ast.Node]) -> float | None:
-    for token in tokens:
-        if isinstance(token, ast.DimensionToken):
-            scale = {"px": 1.0, "pt": 4 / 3, "em": 16.0, "rem": 16.0}.get(token.lower_unit)
-            return None if scale is None else float(token.value) * scale
-        if isinstance(token, ast.IdentToken):
-            return {"xx-large": 32.0, "x-large": 24.0, "large": 18.0}.get(token.lower_value)
-    return None
