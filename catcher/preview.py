@@ -244,15 +244,18 @@ def color_scheme(html: str, mode: str) -> str:
     if injected:
         at = len(html) if insert_at is None else insert_at
         edits.append((at, at, f"<style>{injected}</style>"))
-    if not edits:
-        return html
+    return _spliced(html, edits) if edits else html
+
+
+def _spliced(text: str, edits: list[tuple[int, int, str]]) -> str:
+    """The text with each ``(start, stop, replacement)`` made, the spans not overlapping."""
     edits.sort(key=lambda edit: edit[:2])
     out: list[str] = []
     pos = 0
-    for start, stop, text in edits:
-        out += [html[pos:start], text]
+    for start, stop, replacement in edits:
+        out += [text[pos:start], replacement]
         pos = stop
-    out.append(html[pos:])
+    out.append(text[pos:])
     return "".join(out)
 
 
@@ -313,16 +316,7 @@ def _rewrite_css(css: str, shown: str, declared: set[str]) -> str | None:
                 pending.append((node.content, False))
             elif node == ";":
                 prelude_start = index + 1
-    if not edits:
-        return None
-    edits.sort()
-    out: list[str] = []
-    pos = 0
-    for start, stop, replacement in edits:
-        out += [text[pos:start], replacement]
-        pos = stop
-    out.append(text[pos:])
-    return "".join(out)
+    return _spliced(text, edits) if edits else None
 
 
 def _feature(content: list[Node]) -> tuple[IdentToken, str] | None:
