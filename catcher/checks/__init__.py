@@ -15,6 +15,7 @@ from typing import Any
 from catcher.checks.caniemail import (
     PLATFORM_GROUPS,
     compatibility,
+    narrow,
     platform_names,
     platforms_of,
     used_features,
@@ -30,6 +31,7 @@ __all__ = [
     "SEVERITIES",
     "Reports",
     "check",
+    "narrow",
     "platform_names",
     "platforms_of",
 ]

@@ -29,6 +29,7 @@ __all__ = [
     "data",
     "platform_names",
     "latest",
+    "narrow",
     "platforms_of",
     "support_of",
     "used_features",
@@ -416,24 +417,23 @@ def support_of(value: str) -> tuple[str, list[str]]:
 def compatibility(used: dict[str, Use], platforms: frozenset[str] | None = None) -> dict[str, Any]:
     """The compatibility report for the features used: each feature with every client's
     support, and scores per client, family and overall."""
+    return narrow(_features(used), platforms)
+
+
+def _features(used: dict[str, Use]) -> list[dict[str, Any]]:
+    """Each feature used, with every client's support (its latest test), by slug."""
     known = data()
     features = []
-    tally: dict[tuple[str, str], list[float]] = {}  # client -> [yes, partial, no]
-    versions: dict[tuple[str, str], str] = {}
     for slug, use in sorted(used.items(), key=lambda item: item[0]):
         feature = known.features[slug]
+        notes_by_num = feature.get("notes_by_num") or {}
         results = []
-        counts = {"yes": 0, "partial": 0, "no": 0, "unknown": 0}
         for family, by_platform in feature["stats"].items():
             for platform, by_version in by_platform.items():
-                if platforms is not None and platform not in platforms:
-                    continue
                 if not by_version:
                     continue
                 version, value = latest(by_version)
                 support, notes = support_of(str(value))
-                counts[support] += 1
-                notes_by_num = feature.get("notes_by_num") or {}
                 results.append(
                     {
                         "family": family,
@@ -444,11 +444,6 @@ def compatibility(used: dict[str, Use], platforms: frozenset[str] | None = None)
                         "notes": [notes_by_num[n] for n in notes if n in notes_by_num],
                     }
                 )
-                client = (family, platform)
-                versions[client] = version
-                counts_of = tally.setdefault(client, [0.0, 0.0, 0.0])
-                if support != "unknown":
-                    counts_of[("yes", "partial", "no").index(support)] += 1
         features.append(
             {
                 "slug": slug,
@@ -458,15 +453,43 @@ def compatibility(used: dict[str, Use], platforms: frozenset[str] | None = None)
                 "url": feature.get("url") or "",
                 "count": use.count,
                 "lines": list(use.lines),
+                "notes": feature.get("notes") or None,
+                "results": results,
+            }
+        )
+    return features
+
+
+def narrow(features: list[dict[str, Any]], platforms: frozenset[str] | None) -> dict[str, Any]:
+    """The compatibility report over the clients on ``platforms`` (None: all), from the
+    features of a report made for all of them: a filter asks for no second reading."""
+    known = data()
+    narrowed = []
+    tally: dict[tuple[str, str], list[float]] = {}  # client -> [yes, partial, no]
+    versions: dict[tuple[str, str], str] = {}
+    for feature in features:
+        results = [r for r in feature["results"] if platforms is None or r["platform"] in platforms]
+        counts = {"yes": 0, "partial": 0, "no": 0, "unknown": 0}
+        for result in results:
+            support = result["support"]
+            counts[support] += 1
+            client = (result["family"], result["platform"])
+            versions[client] = result["version"]
+            counts_of = tally.setdefault(client, [0.0, 0.0, 0.0])
+            if support != "unknown":
+                counts_of[("yes", "partial", "no").index(support)] += 1
+        narrowed.append(
+            {
+                **feature,
                 "support": _overall(counts),
                 "clients": counts,
-                "notes": feature.get("notes") or None,
                 "results": sorted(
                     results,
                     key=lambda r: (r["support"] != "no", r["support"] != "partial", r["client"]),
                 ),
             }
         )
+    features = narrowed
     families: dict[str, dict[str, Any]] = {}
     for (family, platform), (yes, partial, no) in sorted(tally.items()):
         tested = yes + partial + no
