@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from functools import partial
 import re
 import secrets
 from collections.abc import Callable, Iterable
@@ -27,6 +28,7 @@ from tinycss2.ast import (
     WhitespaceToken,
 )
 
+from catcher.checks.css import tokenized
 from catcher.parsing import Part, Tag, tags
 
 __all__ = [
@@ -233,10 +235,8 @@ def color_scheme(html: str, mode: str) -> str:
         elif name == "meta" and (item.get("name") or "").strip().lower() in _SCHEME_METAS:
             declared.update(_scheme_words(item.get("content") or ""))
         elif name in ("html", "body") and "color-scheme" in (item.get("style") or "").lower():
-            try:
-                _declared_in(tinycss2.parse_component_value_list(item.get("style") or ""), declared)
-            except ValueError:  # a number too long for int(): not a declaration to read
-                pass
+            style = partial(tinycss2.parse_component_value_list, item.get("style") or "")
+            _declared_in(tokenized(style), declared)
     # An email that declares no scheme keeps the browser's default canvas: light.
     injected = f":root{{color-scheme:{shown}!important}}" if shown in declared else ""
     if mode == "invert":
@@ -279,10 +279,9 @@ def _rewrite_css(css: str, shown: str, declared: set[str]) -> str | None:
 
     edits: list[tuple[int, int, str]] = []
     # Lists of nodes to read, each with whether it is inside a media query list.
-    try:
-        tokens = tinycss2.parse_component_value_list(text, skip_comments=True)
-    except ValueError:  # a number too long for int(): the sheet is left as written
-        return None
+    tokens = tokenized(lambda: tinycss2.parse_component_value_list(text, skip_comments=True))
+    if not tokens:
+        return None  # nothing tinycss2 can read: the sheet is left as written
     pending: list[tuple[list[Node], bool]] = [(tokens, False)]
     while pending:
         nodes, in_media = pending.pop()
