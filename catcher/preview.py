@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from functools import partial
 import re
 import secrets
 from collections.abc import Callable, Iterable
+from functools import partial
 from html import escape
 from urllib.parse import quote, unquote
 
